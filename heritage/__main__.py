@@ -1,0 +1,3 @@
+from heritage.cli.main import main
+
+main()

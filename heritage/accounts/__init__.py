@@ -1,0 +1,1 @@
+"""Accounts: users, passwords, web sessions, API tokens and the identity layer."""

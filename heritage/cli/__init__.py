@@ -1,0 +1,1 @@
+"""The ``heritage`` command line. Commands call services; they never touch HTTP."""

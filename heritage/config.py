@@ -1,0 +1,182 @@
+"""One settings object, read from ``HERITAGE_*`` environment variables and ``.env``.
+
+Defaults give an embedded instance in one data directory: SQLite, local disk,
+a SQLite-backed job queue. Every setting is documented in ``docs/configuration.md``
+(a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SUPPORTED_LANGUAGES = ("en", "de", "fr")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HERITAGE_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    data_dir: Path = Field(
+        default=Path("./data"),
+        description="Directory holding the embedded database, job queue, keys and files.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL. Unset: SQLite in the data directory. "
+        "PostgreSQL: postgresql+psycopg://user:password@host/db",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL for the job queue (redis://host:6379/0). "
+        "Unset: embedded SQLite queue.",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Key signing sessions and CSRF tokens. Unset: generated once and kept in "
+        "DATA_DIR/secret_key.",
+        repr=False,
+    )
+    base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Public URL of the instance, used in links such as invitations.",
+    )
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="Send cookies only over HTTPS. Unset: on when BASE_URL starts with https://.",
+    )
+    session_lifetime_hours: int = Field(default=12, ge=1, le=24 * 90)
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed sign-ins allowed per account and address per window."
+    )
+    login_lockout_minutes: int = Field(default=15, ge=1)
+    invitation_lifetime_days: int = Field(default=14, ge=1, le=365)
+    token_default_days: int = Field(default=90, ge=1, le=3650)
+    password_memory_kib: int = Field(
+        default=65536,
+        ge=1024,
+        description="argon2id memory cost in KiB for new password hashes (RFC 9106 default).",
+    )
+    default_language: Literal["en", "de", "fr"] = "en"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = Field(default=False, description="Write logs as JSON lines.")
+    queue: Literal["auto", "sqlite", "redis", "immediate"] = Field(
+        default="auto",
+        description="Job queue backend. auto: redis when REDIS_URL is set, else sqlite. "
+        "immediate runs jobs inside the calling process (tests, one-off scripts).",
+    )
+    embedded_worker: bool = Field(
+        default=True,
+        description="`heritage serve` starts a job worker process beside the web server "
+        "when no Redis is configured.",
+    )
+    worker_threads: int = Field(default=2, ge=1, le=64)
+    auto_migrate: bool = Field(
+        default=True, description="Apply database migrations when the server starts."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an absolute http:// or https:// URL")
+        return value.rstrip("/")
+
+    @cached_property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_data_dir / 'heritage.sqlite3'}"
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def queue_backend(self) -> str:
+        if self.queue != "auto":
+            return self.queue
+        return "redis" if self.redis_url else "sqlite"
+
+    @model_validator(mode="after")
+    def _redis_queue_needs_url(self) -> Settings:
+        if self.queue == "redis" and not self.redis_url:
+            raise ValueError("HERITAGE_QUEUE=redis needs HERITAGE_REDIS_URL")
+        return self
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.base_url.startswith("https://")
+
+    def ensure_data_dir(self) -> Path:
+        path = self.resolved_data_dir
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @cached_property
+    def signing_key(self) -> str:
+        """The secret key, generated on first use for an embedded instance."""
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.ensure_data_dir() / "secret_key"
+        if key_file.exists():
+            return key_file.read_text().strip()
+        key = secrets.token_urlsafe(48)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        return key
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "settings"
+        lines.append(f"HERITAGE_{field.upper()}: {item['msg']}")
+    return "; ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate settings, raising :class:`ConfigError` naming the bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ConfigError(f"Invalid configuration: {_describe(error)}") from None

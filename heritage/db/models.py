@@ -1,0 +1,24 @@
+"""Imports every package's models so metadata is complete (migrations, tests)."""
+
+from heritage.accounts.models import ApiToken, ExternalIdentity, LoginAttempt, User, WebSession
+from heritage.audit.models import AuditEntry
+from heritage.db.base import Base
+from heritage.institutions.models import Institution, InstitutionMembership
+from heritage.jobs.models import Job
+from heritage.workspaces.models import Invitation, Workspace, WorkspaceMembership
+
+__all__ = [
+    "ApiToken",
+    "AuditEntry",
+    "Base",
+    "ExternalIdentity",
+    "Institution",
+    "InstitutionMembership",
+    "Invitation",
+    "Job",
+    "LoginAttempt",
+    "User",
+    "WebSession",
+    "Workspace",
+    "WorkspaceMembership",
+]

@@ -1,0 +1,110 @@
+"""The demo instance: an institution, a workspace and people, made by the project itself.
+
+Loading is idempotent: running ``heritage demo`` again reuses what exists. As
+capabilities arrive, the demo workspace fills with a sample collection.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from heritage.accounts.identity import SYSTEM
+from heritage.accounts.models import User
+from heritage.accounts.services import AccountService
+from heritage.institutions.models import Institution
+from heritage.institutions.services import InstitutionService
+from heritage.runtime import Runtime
+from heritage.workspaces.models import Workspace
+from heritage.workspaces.services import WorkspaceService
+
+ADMIN_EMAIL = "admin@demo-museum.example"
+CURATOR_EMAIL = "curator@demo-museum.example"
+RESEARCHER_EMAIL = "researcher@partner-university.example"
+INSTITUTION = "demo-museum"
+PARTNER = "partner-university"
+WORKSPACE = "demo"
+
+
+@dataclass(frozen=True)
+class DemoInfo:
+    admin_email: str
+    admin_password: str
+    workspace: str
+
+
+def _password_file(runtime: Runtime) -> Path:
+    return runtime.settings.ensure_data_dir() / "demo-admin-password"
+
+
+def _demo_password(runtime: Runtime) -> str:
+    """A random password, made once and kept (readable by the operator only)."""
+    path = _password_file(runtime)
+    if path.exists():
+        return path.read_text().strip()
+    password = "demo-" + secrets.token_urlsafe(12)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(password)
+    return password
+
+
+def _exists(runtime: Runtime, model: type, **where: str) -> bool:
+    with runtime.database.session() as session:
+        query = select(model).filter_by(**where)
+        return session.scalar(query) is not None
+
+
+def _password_matches(runtime: Runtime, email: str, password: str) -> bool:
+    with runtime.database.session() as session:
+        user = session.scalar(select(User).where(User.email == email))
+        return user is not None and runtime.passwords.verify(user.password_hash, password)
+
+
+def load_demo(runtime: Runtime) -> DemoInfo:
+    accounts = AccountService(runtime)
+    institutions = InstitutionService(runtime)
+    workspaces = WorkspaceService(runtime)
+    password = _demo_password(runtime)
+
+    if not _exists(runtime, User, email=ADMIN_EMAIL):
+        accounts.create_user(
+            SYSTEM, ADMIN_EMAIL, password, display_name="Demo Administrator", is_admin=True
+        )
+    elif not _password_matches(runtime, ADMIN_EMAIL, password):
+        accounts.set_admin_password(SYSTEM, ADMIN_EMAIL, password)
+    for email, name in [(CURATOR_EMAIL, "Clara Curator"), (RESEARCHER_EMAIL, "Rui Researcher")]:
+        if not _exists(runtime, User, email=email):
+            accounts.create_user(SYSTEM, email, password, display_name=name)
+
+    if not _exists(runtime, Institution, slug=INSTITUTION):
+        institutions.create(
+            SYSTEM,
+            INSTITUTION,
+            "Demo Museum",
+            kind="museum",
+            country="DE",
+            description="A small museum that shows what Heritage Cloud does.",
+        )
+        institutions.set_member(SYSTEM, INSTITUTION, ADMIN_EMAIL, "admin")
+        institutions.set_member(SYSTEM, INSTITUTION, CURATOR_EMAIL, "member")
+    if not _exists(runtime, Institution, slug=PARTNER):
+        institutions.create(SYSTEM, PARTNER, "Partner University", kind="university", country="FR")
+        institutions.set_member(SYSTEM, PARTNER, RESEARCHER_EMAIL, "member")
+
+    if not _exists(runtime, Workspace, slug=WORKSPACE):
+        workspaces.create(
+            SYSTEM,
+            WORKSPACE,
+            "Demo collection",
+            institution=INSTITUTION,
+            description="A shared workspace of the Demo Museum and the Partner University.",
+        )
+        workspaces.add_member(SYSTEM, WORKSPACE, ADMIN_EMAIL, "owner")
+        workspaces.add_member(SYSTEM, WORKSPACE, CURATOR_EMAIL, "editor")
+        workspaces.add_member(SYSTEM, WORKSPACE, RESEARCHER_EMAIL, "contributor")
+    return DemoInfo(ADMIN_EMAIL, password, WORKSPACE)

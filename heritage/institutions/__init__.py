@@ -1,0 +1,1 @@
+"""Institutions (museums, archives, libraries, universities) and their members."""

@@ -1,0 +1,1 @@
+"""Test helpers: real services on loopback, fixtures, and a standard world of users."""

@@ -1,0 +1,113 @@
+"""A standard world of people, institutions and workspaces for permission tests.
+
+``docs/permissions.md`` describes the same world; the route × role test checks
+the application against that page.
+
+* Institution ``inst-a``: ``inst_admin`` is its administrator, ``inst_member``
+  and every workspace member below are its members.
+* Workspace ``alpha`` (private, of ``inst-a``): ``viewer``, ``contributor``,
+  ``editor``, ``manager`` and ``owner`` hold the role of the same name.
+* Workspace ``gamma`` (public, of ``inst-a``): only ``owner`` is a member.
+* Institution ``inst-b`` and its private workspace ``beta``: ``outsider`` is
+  their owner, and has no role in ``inst-a`` or ``alpha``.
+* ``admin`` is an instance administrator with no memberships.
+* A failed job in ``alpha`` started by ``editor``; a pending invitation to
+  ``alpha``. Every person has a web session and an API token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from heritage.accounts.identity import SYSTEM
+from heritage.accounts.services import AccountService, identity_of
+from heritage.db.base import utcnow
+from heritage.institutions.services import InstitutionService
+from heritage.jobs.models import Job, JobStatus
+from heritage.runtime import Runtime
+from heritage.workspaces.services import WorkspaceService
+
+WORKSPACE_ROLES = ("viewer", "contributor", "editor", "manager", "owner")
+PEOPLE = ("outsider", *WORKSPACE_ROLES, "admin", "inst_member", "inst_admin")
+PASSWORD = "correct horse battery staple"  # noqa: S105 - test fixture
+
+
+@dataclass
+class Person:
+    name: str
+    email: str
+    user_id: int
+    session: str  # cookie value of a signed-in browser
+    token: str  # API token
+    token_id: int
+
+
+@dataclass
+class World:
+    people: dict[str, Person] = field(default_factory=dict)
+    job_id: str = ""
+    invitation_secret: str = ""
+    invitation_id: int = 0
+
+    def email(self, name: str) -> str:
+        return self.people[name].email
+
+
+def email_of(name: str) -> str:
+    return f"{name.replace('_', '-')}@world.example"
+
+
+def build_world(runtime: Runtime) -> World:
+    accounts = AccountService(runtime)
+    institutions = InstitutionService(runtime)
+    workspaces = WorkspaceService(runtime)
+    world = World()
+    for name in PEOPLE:
+        user = accounts.create_user(
+            SYSTEM,
+            email_of(name),
+            PASSWORD,
+            display_name=name.replace("_", " ").title(),
+            is_admin=name == "admin",
+        )
+        session = accounts.start_session(user)
+        new_token = accounts.create_token(identity_of(user, "token"), f"{name} token")
+        world.people[name] = Person(
+            name, user.email, user.id, session, new_token.secret, new_token.token.id
+        )
+
+    institutions.create(SYSTEM, "inst-a", "Institution A")
+    institutions.create(SYSTEM, "inst-b", "Institution B", kind="archive")
+    institutions.set_member(SYSTEM, "inst-a", email_of("inst_admin"), "admin")
+    for name in ("inst_member", *WORKSPACE_ROLES):
+        institutions.set_member(SYSTEM, "inst-a", email_of(name), "member")
+    institutions.set_member(SYSTEM, "inst-b", email_of("outsider"), "admin")
+
+    workspaces.create(SYSTEM, "alpha", "Alpha", institution="inst-a")
+    for role in WORKSPACE_ROLES:
+        workspaces.add_member(SYSTEM, "alpha", email_of(role), role)
+    workspaces.create(SYSTEM, "gamma", "Gamma", institution="inst-a", visibility="public")
+    workspaces.add_member(SYSTEM, "gamma", email_of("owner"), "owner")
+    workspaces.create(SYSTEM, "beta", "Beta", institution="inst-b")
+    workspaces.add_member(SYSTEM, "beta", email_of("outsider"), "owner")
+
+    invitation = workspaces.invite(SYSTEM, "alpha", "viewer")
+    world.invitation_secret = invitation.secret
+    world.invitation_id = invitation.invitation.id
+
+    alpha = workspaces.get(SYSTEM, "alpha")
+    with runtime.database.session(write=True) as session:
+        job = Job(
+            id="00000000-0000-4000-8000-00000000a1fa",
+            kind="audit.verify",
+            title="Verify the audit log's hash chain",
+            status=JobStatus.FAILED,
+            error="RuntimeError: example failure",
+            workspace_id=alpha.id,
+            created_by=world.people["editor"].user_id,
+            finished_at=utcnow(),
+        )
+        session.add(job)
+        session.commit()
+        world.job_id = job.id
+    return world

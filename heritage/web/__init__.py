@@ -1,0 +1,1 @@
+"""Web layer: JSON API under /api and server-rendered pages. Thin: it only routes and renders."""

@@ -1,0 +1,123 @@
+"""Per-request context: request id, identity, language, CSRF cookie, security headers."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import structlog
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import Response
+
+from heritage.accounts.identity import ANONYMOUS, Identity
+from heritage.accounts.services import AccountService
+from heritage.runtime import Runtime
+from heritage.web import csrf
+from heritage.web.i18n import current_language, negotiate
+
+SESSION_COOKIE = "hc_session"
+LANGUAGE_COOKIE = "hc_lang"
+log = structlog.get_logger("heritage.web")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+    ),
+}
+
+
+# Path segments that carry secrets (invitation links) never reach the logs.
+_SECRET_PATH_PREFIXES = ("/invitations/", "/api/invitations/")
+
+
+def loggable_path(path: str) -> str:
+    for prefix in _SECRET_PATH_PREFIXES:
+        if path.startswith(prefix):
+            rest = path[len(prefix) :]
+            _, slash, tail = rest.partition("/")
+            return f"{prefix}[secret]{slash}{tail}"
+    return path
+
+
+def resolve_identity(runtime: Runtime, request: Request) -> Identity:
+    accounts = AccountService(runtime)
+    authorization = request.headers.get("authorization", "")
+    scheme, _, credential = authorization.partition(" ")
+    if scheme.lower() == "bearer" and credential:
+        # A bad token is anonymous, never a fall-back to the cookie.
+        return accounts.identity_from_token(credential.strip()) or ANONYMOUS
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return accounts.identity_from_session(cookie) or ANONYMOUS
+    return ANONYMOUS
+
+
+class RequestContextMiddleware(BaseHTTPMiddleware):
+    def __init__(self, app: object, runtime: Runtime) -> None:
+        super().__init__(app)  # type: ignore[arg-type]
+        self.runtime = runtime
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
+        request.state.request_id = request_id
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        if request.url.path.startswith("/static/") or request.url.path in ("/health",):
+            identity = ANONYMOUS
+        else:
+            identity = await run_in_threadpool(resolve_identity, self.runtime, request)
+        request.state.identity = identity
+        request.state.uses_token = (
+            request.headers.get("authorization", "").lower().startswith("bearer ")
+        )
+
+        csrf_cookie = request.cookies.get(csrf.CSRF_COOKIE)
+        new_csrf_cookie = None
+        if not csrf_cookie:
+            csrf_cookie = new_csrf_cookie = csrf.new_cookie_value()
+        request.state.csrf_cookie = csrf_cookie
+        request.state.csrf_token = csrf.token_for(self.runtime.settings.signing_key, csrf_cookie)
+
+        language = (
+            identity.language
+            or request.cookies.get(LANGUAGE_COOKIE)
+            or negotiate(
+                request.headers.get("accept-language"), self.runtime.settings.default_language
+            )
+        )
+        if language not in ("en", "de", "fr"):
+            language = self.runtime.settings.default_language
+        request.state.language = language
+        token = current_language.set(language)
+        try:
+            response = await call_next(request)
+        finally:
+            current_language.reset(token)
+        response.headers["X-Request-ID"] = request_id
+        for header, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(header, value)
+        if new_csrf_cookie:
+            response.set_cookie(
+                csrf.CSRF_COOKIE,
+                new_csrf_cookie,
+                httponly=True,
+                samesite="strict",
+                secure=self.runtime.settings.secure_cookies,
+                path="/",
+            )
+        log.info(
+            "request",
+            method=request.method,
+            path=loggable_path(request.url.path),
+            status=response.status_code,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+            user=identity.user_id,
+        )
+        structlog.contextvars.unbind_contextvars("request_id")
+        return response

@@ -1,0 +1,1 @@
+"""Routers; each module is one area of the API or the pages."""

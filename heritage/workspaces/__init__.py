@@ -1,0 +1,1 @@
+"""Workspaces: collaborative projects with members from several institutions."""
