@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from heritage.accounts.identity import ANONYMOUS, Identity
 from heritage.accounts.services import AccountService
+from heritage.config import SUPPORTED_LANGUAGES
 from heritage.runtime import Runtime
 from heritage.web import csrf
 from heritage.web.i18n import current_language, negotiate
@@ -91,7 +92,7 @@ class RequestContextMiddleware(BaseHTTPMiddleware):
                 request.headers.get("accept-language"), self.runtime.settings.default_language
             )
         )
-        if language not in ("en", "de", "fr"):
+        if language not in SUPPORTED_LANGUAGES:
             language = self.runtime.settings.default_language
         request.state.language = language
         token = current_language.set(language)
