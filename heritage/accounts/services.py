@@ -9,8 +9,9 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select
 
 from heritage.accounts.identity import Identity
-from heritage.accounts.models import ApiToken, LoginAttempt, User, WebSession
+from heritage.accounts.models import ApiToken, ExternalIdentity, LoginAttempt, User, WebSession
 from heritage.accounts.passwords import password_problem
+from heritage.accounts.providers import ExternalClaims
 from heritage.audit.services import record
 from heritage.config import SUPPORTED_LANGUAGES
 from heritage.db.base import utcnow
@@ -257,6 +258,64 @@ class AccountService:
                 return
             uow.session.delete(row)
             uow.commit()
+
+    # -- external identity providers -----------------------------------------
+    def identity_for_external(self, claims: ExternalClaims) -> Identity:
+        """The local account for a completed external sign-in (OpenID Connect).
+
+        An account already linked to (provider, subject) is used; otherwise an
+        account with the same *verified* email is linked; otherwise a new
+        account without a password is created.
+        """
+        with UnitOfWork(self.runtime.database) as uow:
+            link = uow.session.scalar(
+                select(ExternalIdentity).where(
+                    ExternalIdentity.provider == claims.provider,
+                    ExternalIdentity.subject == claims.subject,
+                )
+            )
+            user = uow.session.get(User, link.user_id) if link else None
+            if user is None:
+                if not claims.email or not claims.email_verified:
+                    raise AuthenticationFailed(
+                        "The identity provider did not confirm an email address for this account."
+                    )
+                address = normalise_email(claims.email)
+                user = uow.session.scalar(select(User).where(User.email == address))
+                if user is None:
+                    user = User(
+                        email=address,
+                        display_name=claims.display_name.strip()[:200] or address.split("@")[0],
+                        password_hash=None,
+                    )
+                    uow.session.add(user)
+                    uow.session.flush()
+                    record(
+                        uow.session,
+                        identity_of(user, claims.provider),
+                        "user.create",
+                        "user",
+                        user.id,
+                        details={"email": address, "via": claims.provider},
+                    )
+                uow.session.add(
+                    ExternalIdentity(
+                        user_id=user.id, provider=claims.provider, subject=claims.subject
+                    )
+                )
+                record(
+                    uow.session,
+                    identity_of(user, claims.provider),
+                    "user.link_external",
+                    "user",
+                    user.id,
+                    details={"provider": claims.provider},
+                )
+            if not user.is_active:
+                raise AuthenticationFailed("This account is deactivated.")
+            user.last_login_at = utcnow()
+            uow.commit()
+            return identity_of(user, claims.provider)
 
     # -- API tokens -----------------------------------------------------------
     def create_token(self, actor: Identity, name: str, *, days: int | None = None) -> NewToken:

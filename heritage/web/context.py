@@ -11,14 +11,15 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.requests import Request
 from starlette.responses import Response
 
+from heritage.accounts import providers
 from heritage.accounts.identity import ANONYMOUS, Identity
-from heritage.accounts.services import AccountService
+from heritage.accounts.providers import SESSION_COOKIE as SESSION_COOKIE  # re-exported
+from heritage.accounts.providers import Credentials
 from heritage.config import SUPPORTED_LANGUAGES
 from heritage.runtime import Runtime
 from heritage.web import csrf
 from heritage.web.i18n import current_language, negotiate
 
-SESSION_COOKIE = "hc_session"
 LANGUAGE_COOKIE = "hc_lang"
 log = structlog.get_logger("heritage.web")
 
@@ -47,16 +48,8 @@ def loggable_path(path: str) -> str:
 
 
 def resolve_identity(runtime: Runtime, request: Request) -> Identity:
-    accounts = AccountService(runtime)
-    authorization = request.headers.get("authorization", "")
-    scheme, _, credential = authorization.partition(" ")
-    if scheme.lower() == "bearer" and credential:
-        # A bad token is anonymous, never a fall-back to the cookie.
-        return accounts.identity_from_token(credential.strip()) or ANONYMOUS
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        return accounts.identity_from_session(cookie) or ANONYMOUS
-    return ANONYMOUS
+    credentials = Credentials(headers=request.headers, cookies=request.cookies)
+    return providers.resolve(runtime, credentials) or ANONYMOUS
 
 
 class RequestContextMiddleware(BaseHTTPMiddleware):
