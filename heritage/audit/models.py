@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String
+from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from heritage.db.base import Base, utcnow
@@ -21,9 +21,9 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(100), index=True)
     target_type: Mapped[str] = mapped_column(String(50))
     target_id: Mapped[str] = mapped_column(String(100))
-    workspace_id: Mapped[int | None] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="SET NULL"), index=True, default=None
-    )
+    # No foreign key: entries outlive the workspace they describe, and the log
+    # is append-only, so a deleted workspace must not touch its entries.
+    workspace_id: Mapped[int | None] = mapped_column(Integer, index=True, default=None)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64))

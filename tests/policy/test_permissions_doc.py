@@ -13,7 +13,9 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "permissions.md"
 
 def doc_table(name: str) -> list[str]:
     text = DOC.read_text()
-    match = re.search(rf"<!-- permissions:{name} -->\n(.*?)<!-- /permissions:{name} -->", text, re.S)
+    match = re.search(
+        rf"<!-- permissions:{name} -->\n(.*?)<!-- /permissions:{name} -->", text, re.S
+    )
     assert match, f"docs/permissions.md lacks the {name} table markers"
     return [line for line in match.group(1).splitlines() if line.strip()]
 

@@ -72,14 +72,19 @@ EXPECTED = read_doc_tables()
 
 
 def route_action(route: APIRoute) -> str | None:
-    actions = [dep.call.action for dep in route.dependant.dependencies
-               if isinstance(dep.call, Authorize)]
+    actions = [
+        dep.call.action for dep in route.dependant.dependencies if isinstance(dep.call, Authorize)
+    ]
     return actions[0] if len(actions) == 1 else None
 
 
 def application_routes() -> list[tuple[str, str, str | None]]:
-    settings = load_settings(_env_file=None, data_dir=Path("/tmp/unused-heritage"),
-                             database_url="sqlite:///:memory:", secret_key=TEST_SECRET_KEY)
+    settings = load_settings(
+        _env_file=None,
+        data_dir=Path("/tmp/unused-heritage"),
+        database_url="sqlite:///:memory:",
+        secret_key=TEST_SECRET_KEY,
+    )
     app = create_app(Runtime(settings))
     found = []
     for context in iter_route_contexts(app.router.routes):
@@ -131,11 +136,17 @@ def stage(
         name = f"m_{uuid.uuid4().hex[:12]}"
         admin = create_engine(heritage_postgres, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE {heritage_template_database}'))
+            connection.execute(
+                text(f'CREATE DATABASE "{name}" TEMPLATE {heritage_template_database}')
+            )
         url = heritage_postgres.rsplit("/", 1)[0] + f"/{name}"
     settings = load_settings(
-        _env_file=None, data_dir=workdir / "data", database_url=url, secret_key=TEST_SECRET_KEY,
-        password_memory_kib=1024, queue="immediate",
+        _env_file=None,
+        data_dir=workdir / "data",
+        database_url=url,
+        secret_key=TEST_SECRET_KEY,
+        password_memory_kib=1024,
+        queue="immediate",
     )
     runtime = Runtime(settings)
     world = build_world(runtime)
@@ -202,8 +213,13 @@ def call(stage: Stage, method: str, path: str, person: str | None) -> tuple[int,
             headers["Authorization"] = f"Bearer {stage.world.people[person].token}"
         else:
             cookies[SESSION_COOKIE] = stage.world.people[person].session
-    client = TestClient(stage.app, base_url="http://testserver", follow_redirects=False,
-                        raise_server_exceptions=False, cookies=cookies)
+    client = TestClient(
+        stage.app,
+        base_url="http://testserver",
+        follow_redirects=False,
+        raise_server_exceptions=False,
+        cookies=cookies,
+    )
     kwargs: dict[str, object] = {"headers": headers}
     if method in UNSAFE and method != "DELETE":
         if is_api:

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Copy the browser files of the npm packages into the Python package's static
+# directory (gitignored; served as /static/vendor/...). Run after `npm ci`.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+src=node_modules/htmx.org
+dest=heritage/web/static/vendor
+
+[ -f "$src/dist/htmx.min.js" ] || {
+    echo "copy-assets.sh: $src/dist/htmx.min.js missing: run 'npm ci' first" >&2
+    exit 1
+}
+mkdir -p "$dest"
+cp "$src/dist/htmx.min.js" "$dest/htmx.min.js"
+cp "$src/LICENSE" "$dest/htmx.LICENSE"
+version="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$src/package.json" | head -n 1)"
+echo "==> copied htmx ${version} to $dest"
+
+swagger=node_modules/swagger-ui-dist
+[ -f "$swagger/swagger-ui-bundle.js" ] || {
+    echo "copy-assets.sh: $swagger missing: run 'npm ci' first" >&2
+    exit 1
+}
+mkdir -p "$dest/swagger-ui"
+cp "$swagger/swagger-ui-bundle.js" "$swagger/swagger-ui.css" "$dest/swagger-ui/"
+cp "$swagger/LICENSE" "$dest/swagger-ui/LICENSE"
+echo "==> copied swagger-ui-dist to $dest/swagger-ui"
