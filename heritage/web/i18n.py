@@ -43,6 +43,38 @@ def ngettext(singular: str, plural: str, count: int) -> str:
 _ = gettext
 
 
+def N_(message: str) -> str:
+    """Mark a message for extraction; it is translated where it is shown."""
+    return message
+
+
+# Names of form fields as people read them, for error summaries.
+FIELD_LABELS = {
+    "email": N_("Email"),
+    "password": N_("Password"),
+    "current_password": N_("Current password"),
+    "new_password": N_("New password"),
+    "display_name": N_("Display name"),
+    "language": N_("Language"),
+    "name": N_("Name"),
+    "slug": N_("Short name"),
+    "description": N_("Description"),
+    "institution": N_("Institution"),
+    "visibility": N_("Visibility"),
+    "role": N_("Role"),
+    "days": N_("Valid for (days)"),
+    "note": N_("Note"),
+    "kind": N_("Kind"),
+    "country": N_("Country"),
+    "website": N_("Website"),
+    "confirm": N_("Confirmation"),
+}
+
+
+def field_label(name: str) -> str:
+    return gettext(FIELD_LABELS[name]) if name in FIELD_LABELS else name
+
+
 def negotiate(accept_language: str | None, default: str) -> str:
     """Pick the best supported language from an Accept-Language header."""
     if not accept_language:

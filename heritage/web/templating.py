@@ -36,6 +36,7 @@ def _datetime(value: datetime | None) -> str:
 templates.env.filters["datetime"] = _datetime
 templates.env.globals["version"] = __version__
 templates.env.globals["language_names"] = i18n.LANGUAGE_NAMES
+templates.env.globals["field_label"] = i18n.field_label
 
 
 def render(
