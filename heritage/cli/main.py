@@ -19,6 +19,7 @@ from heritage.cli.common import console, fail, open_runtime, service_errors
 from heritage.institutions.services import InstitutionService
 from heritage.jobs.models import JobStatus
 from heritage.jobs.services import JobService
+from heritage.runtime import Runtime
 from heritage.workspaces.services import WorkspaceService
 
 app = typer.Typer(
@@ -66,12 +67,20 @@ def _start_embedded_worker() -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "heritage", "worker"], env=os.environ.copy())
 
 
+def _default_base_url(runtime: Runtime, host: str, port: int) -> None:
+    """Without HERITAGE_BASE_URL, links (invitations) point at the address served."""
+    if "base_url" not in runtime.settings.model_fields_set:
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        runtime.settings.base_url = f"http://{shown}:{port}"
+
+
 def _serve(host: str, port: int) -> None:
     import uvicorn
 
     from heritage.web.app import create_app
 
     runtime = open_runtime()
+    _default_base_url(runtime, host, port)
     worker = None
     if runtime.settings.queue_backend == "sqlite" and runtime.settings.embedded_worker:
         worker = _start_embedded_worker()
@@ -110,6 +119,7 @@ def demo(
     from heritage.demo import load_demo
 
     runtime = open_runtime()
+    _default_base_url(runtime, host, port)
     with service_errors():
         info = load_demo(runtime)
     console.print("[bold]Demo instance ready[/]")

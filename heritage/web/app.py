@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
 from heritage import __version__
@@ -50,6 +52,24 @@ ROUTERS = [
 ]
 
 
+def _openapi_with_security(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, declaring the personal-token bearer scheme."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "personalToken": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A personal API token (hc_...).",
+            }
+        }
+        schema["security"] = [{"personalToken": []}, {}]
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
 def create_app(runtime: Runtime | None = None, settings: Settings | None = None) -> FastAPI:
     if runtime is None:
         runtime = Runtime(settings or load_settings())
@@ -63,6 +83,7 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
         redoc_url=None,
     )
     app.state.runtime = runtime
+    app.openapi = lambda: _openapi_with_security(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
