@@ -22,7 +22,6 @@ from heritage.workspaces.services import WorkspaceService
 router = APIRouter(include_in_schema=False)
 
 
-
 # Labels of stored values, shown through _(value) in the templates.
 KIND_LABELS = (
     N_("museum"),

@@ -23,7 +23,6 @@ router = APIRouter(include_in_schema=False)
 POLL_SECONDS = 2
 
 
-
 # Labels of job states, shown through _(status.value) in the templates.
 STATUS_LABELS = (N_("queued"), N_("running"), N_("succeeded"), N_("failed"))
 

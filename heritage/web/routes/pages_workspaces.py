@@ -29,7 +29,6 @@ router = APIRouter(include_in_schema=False)
 AUDIT_PAGE_SIZE = 50
 
 
-
 # Labels of stored values, shown through _(value) in the templates.
 ROLE_LABELS = (N_("viewer"), N_("contributor"), N_("editor"), N_("manager"), N_("owner"))
 VISIBILITY_LABELS = (N_("private"), N_("public"))
