@@ -41,8 +41,11 @@ WORKSPACE_COLUMNS = [
         for role in Role
     ],
     Column("Administrator", _ADMIN, Target(creator_id=_EDITOR_ID)),
-    Column("Anonymous, public workspace", ANONYMOUS,
-           Target(workspace_public=True, creator_id=_EDITOR_ID)),
+    Column(
+        "Anonymous, public workspace",
+        ANONYMOUS,
+        Target(workspace_public=True, creator_id=_EDITOR_ID),
+    ),
 ]
 
 INSTITUTION_COLUMNS = [
