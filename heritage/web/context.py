@@ -52,6 +52,18 @@ def resolve_identity(runtime: Runtime, request: Request) -> Identity:
     return providers.resolve(runtime, credentials) or ANONYMOUS
 
 
+def set_session_cookie(response: Response, runtime: Runtime, secret: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=runtime.settings.session_lifetime_hours * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=runtime.settings.secure_cookies,
+        path="/",
+    )
+
+
 class RequestContextMiddleware(BaseHTTPMiddleware):
     def __init__(self, app: object, runtime: Runtime) -> None:
         super().__init__(app)  # type: ignore[arg-type]

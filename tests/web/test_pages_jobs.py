@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from fastapi.testclient import TestClient
-from httpx import Response
 
 from heritage.accounts.identity import SYSTEM
 from heritage.accounts.services import AccountService
@@ -17,36 +15,19 @@ from heritage.institutions.services import InstitutionService
 from heritage.jobs.models import Job, JobStatus
 from heritage.jobs.services import JobService
 from heritage.runtime import Runtime
+from heritage.testing.forms import FormClient
 from heritage.web.app import create_app
 from heritage.workspaces.services import WorkspaceService
 
 PASSWORD = "correct horse battery staple"
 
 
-class Browser:
-    """A TestClient that keeps its cookies and the CSRF token of the last page it saw."""
-
+class Browser(FormClient):
     def __init__(self, runtime: Runtime) -> None:
-        self.client = TestClient(create_app(runtime), base_url="http://testserver")
-        self.csrf = ""
-
-    def get(self, path: str, **kwargs: object) -> Response:
-        response = self.client.get(path, **kwargs)  # type: ignore[arg-type]
-        if match := re.search(r'name="csrf_token" value="([^"]+)"', response.text):
-            self.csrf = match.group(1)
-        return response
-
-    def post(self, path: str, data: dict[str, str] | None = None, **kwargs: object) -> Response:
-        form = {"csrf_token": self.csrf, **(data or {})}
-        return self.client.post(path, data=form, **kwargs)  # type: ignore[arg-type]
+        super().__init__(create_app(runtime))
 
     def sign_in(self, email: str, password: str = PASSWORD) -> None:
-        self.get("/login")
-        response = self.post(
-            "/login", {"email": email, "password": password}, follow_redirects=False
-        )
-        assert response.status_code == 303, response.text
-        self.get("/dashboard")
+        super().sign_in(email, password)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from heritage.config import SUPPORTED_LANGUAGES
 from heritage.db.base import utcnow
 from heritage.errors import InvalidInput
 from heritage.runtime import Runtime
-from heritage.web.context import LANGUAGE_COOKIE, SESSION_COOKIE
+from heritage.web.context import LANGUAGE_COOKIE, SESSION_COOKIE, set_session_cookie
 from heritage.web.deps import RuntimeDep, allowed
 from heritage.web.i18n import LANGUAGE_NAMES
 from heritage.web.i18n import gettext as _
@@ -134,15 +134,7 @@ def change_password(
         # so the person who just changed it stays signed in here.
         user = accounts.get_user(identity.user_id)
         secret = accounts.start_session(user, user_agent=request.headers.get("user-agent", ""))
-        response.set_cookie(
-            SESSION_COOKIE,
-            secret,
-            max_age=runtime.settings.session_lifetime_hours * 3600,
-            httponly=True,
-            samesite="lax",
-            secure=runtime.settings.secure_cookies,
-            path="/",
-        )
+        set_session_cookie(response, runtime, secret)
     return response
 
 

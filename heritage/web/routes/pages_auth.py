@@ -14,7 +14,7 @@ from heritage.config import SUPPORTED_LANGUAGES
 from heritage.errors import AuthenticationFailed, InvalidInput, Throttled
 from heritage.institutions.services import InstitutionService
 from heritage.jobs.services import JobService
-from heritage.web.context import LANGUAGE_COOKIE, SESSION_COOKIE
+from heritage.web.context import LANGUAGE_COOKIE, SESSION_COOKIE, set_session_cookie
 from heritage.web.deps import RuntimeDep, allowed
 from heritage.web.i18n import gettext as _
 from heritage.web.templating import render
@@ -100,15 +100,7 @@ async def login(
                 accounts.start_session, user, user_agent=request.headers.get("user-agent", "")
             )
             response = RedirectResponse(safe_next(next), status_code=303)
-            response.set_cookie(
-                SESSION_COOKIE,
-                secret,
-                max_age=runtime.settings.session_lifetime_hours * 3600,
-                httponly=True,
-                samesite="lax",
-                secure=runtime.settings.secure_cookies,
-                path="/",
-            )
+            set_session_cookie(response, runtime, secret)
             return response
     return render(
         request,
