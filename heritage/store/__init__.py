@@ -1,0 +1,1 @@
+"""Preservation store: OCFL objects on disk, with their encryption and fixity."""
