@@ -137,7 +137,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _redis_queue_needs_url(self) -> Settings:
         if self.queue == "redis" and not self.redis_url:
-            raise ValueError("HERITAGE_QUEUE=redis needs HERITAGE_REDIS_URL")
+            raise ValueError("HERITAGE_QUEUE=redis needs HERITAGE_REDIS_URL to be set")
         return self
 
     @property
@@ -169,8 +169,9 @@ class Settings(BaseSettings):
 def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
-        field = ".".join(str(part) for part in item["loc"]) or "settings"
-        lines.append(f"HERITAGE_{field.upper()}: {item['msg']}")
+        field = ".".join(str(part) for part in item["loc"])
+        # Errors about several settings together name the variables in their message.
+        lines.append(f"HERITAGE_{field.upper()}: {item['msg']}" if field else item["msg"])
     return "; ".join(lines)
 
 

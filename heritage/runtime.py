@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import cached_property
 
+# Every table must be known before the first flush, whatever a script imported.
+import heritage.db.models  # noqa: F401
 from heritage.accounts.passwords import Passwords
 from heritage.config import Settings
 from heritage.db.engine import Database

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -102,3 +102,9 @@ class Authorize:
 def allowed(action: str) -> object:
     """``identity: allowed("workspace.view")`` in a route signature: checks and injects."""
     return Annotated[Identity, Depends(Authorize(action))]
+
+
+# Row ids in URLs fit the database's 32-bit integer columns on every backend, so
+# an absurd number is a clear 422 rather than an overflow deep in the driver.
+MAX_ROW_ID = 2_147_483_647
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]

@@ -100,7 +100,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> Response:
-        errors = [FieldError(_field_of(item["loc"]), item["msg"]) for item in error.errors()]
+        errors = [
+            FieldError(
+                "body" if item["type"] == "json_invalid" else _field_of(item["loc"]), item["msg"]
+            )
+            for item in error.errors()
+        ]
         detail = "; ".join(f"{e.field}: {e.reason}" for e in errors)
         return problem(request, 422, "invalid-input", "Some values are not valid", detail, errors)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from heritage.accounts.services import AccountService
-from heritage.web.deps import RuntimeDep, allowed
+from heritage.web.deps import RowId, RuntimeDep, allowed
 from heritage.web.schemas import (
     NewTokenOut,
     ProfileUpdate,
@@ -49,7 +49,7 @@ def create_token(
 
 @router.delete("/me/tokens/{token_id}", response_model=TokenOut, responses=NOT_FOUND)
 def revoke_token(
-    token_id: int, runtime: RuntimeDep, identity: allowed("tokens.revoke")
+    token_id: RowId, runtime: RuntimeDep, identity: allowed("tokens.revoke")
 ) -> TokenOut:
     return TokenOut.model_validate(AccountService(runtime).revoke_token(identity, token_id))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from heritage.institutions.services import InstitutionService
-from heritage.web.deps import RuntimeDep, allowed
+from heritage.web.deps import RowId, RuntimeDep, allowed
 from heritage.web.schemas import (
     InstitutionCreate,
     InstitutionMemberOut,
@@ -93,7 +93,7 @@ def set_institution_member(
 )
 def remove_institution_member(
     institution_slug: str,
-    user_id: int,
+    user_id: RowId,
     runtime: RuntimeDep,
     identity: allowed("institution.members.manage"),
 ) -> Response:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, status
 
 from heritage.audit.services import list_entries, verify_chain
 from heritage.jobs.services import JobService
-from heritage.web.deps import RuntimeDep, allowed
+from heritage.web.deps import MAX_ROW_ID, RuntimeDep, allowed
 from heritage.web.routes.api_workspaces import workspace_out
 from heritage.web.schemas import AuditEntryOut, InvitationInfo, JobOut, WorkspaceOut
 from heritage.workspaces.services import WorkspaceService
@@ -58,7 +58,7 @@ def retry_job(job_id: str, runtime: RuntimeDep, identity: allowed("job.retry")) 
 def instance_audit(
     runtime: RuntimeDep,
     identity: allowed("audit.view"),
-    before: int | None = Query(default=None, ge=1),
+    before: int | None = Query(default=None, ge=1, le=MAX_ROW_ID),
     limit: int = Query(default=50, ge=1, le=500),
 ) -> list[AuditEntryOut]:
     with runtime.database.session() as session:

@@ -9,7 +9,7 @@ from heritage.audit.services import list_entries
 from heritage.institutions.models import Institution
 from heritage.jobs.services import JobService
 from heritage.runtime import Runtime
-from heritage.web.deps import RuntimeDep, allowed
+from heritage.web.deps import MAX_ROW_ID, RowId, RuntimeDep, allowed
 from heritage.web.schemas import (
     AuditEntryOut,
     InvitationCreate,
@@ -140,7 +140,7 @@ def add_member(
 @router.patch("/{workspace_slug}/members/{user_id}", response_model=MemberOut, responses=NOT_FOUND)
 def change_member_role(
     workspace_slug: str,
-    user_id: int,
+    user_id: RowId,
     body: MemberRole,
     runtime: RuntimeDep,
     identity: allowed("workspace.members.manage"),
@@ -157,7 +157,7 @@ def change_member_role(
 )
 def remove_member(
     workspace_slug: str,
-    user_id: int,
+    user_id: RowId,
     runtime: RuntimeDep,
     identity: allowed("workspace.members.manage"),
 ) -> Response:
@@ -205,7 +205,7 @@ def create_invitation(
 )
 def revoke_invitation(
     workspace_slug: str,
-    invitation_id: int,
+    invitation_id: RowId,
     runtime: RuntimeDep,
     identity: allowed("workspace.invitations.manage"),
 ) -> Response:
@@ -218,7 +218,9 @@ def workspace_audit(
     workspace_slug: str,
     runtime: RuntimeDep,
     identity: allowed("workspace.audit.view"),
-    before: int | None = Query(default=None, ge=1, description="Entries before this seq."),
+    before: int | None = Query(
+        default=None, ge=1, le=MAX_ROW_ID, description="Entries before this seq."
+    ),
     limit: int = Query(default=50, ge=1, le=500),
 ) -> list[AuditEntryOut]:
     workspace = WorkspaceService(runtime).get(identity, workspace_slug, "workspace.audit.view")

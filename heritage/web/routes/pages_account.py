@@ -14,7 +14,7 @@ from heritage.db.base import utcnow
 from heritage.errors import InvalidInput
 from heritage.runtime import Runtime
 from heritage.web.context import LANGUAGE_COOKIE, SESSION_COOKIE, set_session_cookie
-from heritage.web.deps import RuntimeDep, allowed
+from heritage.web.deps import RowId, RuntimeDep, allowed
 from heritage.web.i18n import LANGUAGE_NAMES
 from heritage.web.i18n import gettext as _
 from heritage.web.templating import render
@@ -211,7 +211,7 @@ def create_token(
 
 @router.post("/settings/tokens/{token_id}/revoke")
 def revoke_token(
-    token_id: int, runtime: RuntimeDep, identity: allowed("tokens.revoke")
+    token_id: RowId, runtime: RuntimeDep, identity: allowed("tokens.revoke")
 ) -> Response:
     AccountService(runtime).revoke_token(identity, token_id)
     return RedirectResponse("/settings/tokens?notice=revoked", status_code=303)

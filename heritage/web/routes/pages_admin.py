@@ -12,7 +12,7 @@ from heritage.accounts.services import AccountService
 from heritage.audit.services import ChainReport, list_entries, verify_chain
 from heritage.errors import Conflict, InvalidInput
 from heritage.runtime import Runtime
-from heritage.web.deps import RuntimeDep, allowed
+from heritage.web.deps import MAX_ROW_ID, RuntimeDep, allowed
 from heritage.web.i18n import gettext as _
 from heritage.web.templating import render
 
@@ -114,7 +114,7 @@ def audit_log(
     request: Request,
     runtime: RuntimeDep,
     identity: allowed("audit.view"),
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> Response:
     return _audit_page(request, runtime, before=before)
 

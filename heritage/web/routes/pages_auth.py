@@ -81,6 +81,7 @@ async def login(
         errors["password"] = _("Enter your password.")
     message = None
     status_code = 422
+    retry_after: int | None = None
     if not errors:
         try:
             user = await run_in_threadpool(accounts.authenticate, email, password, client=client)
@@ -95,6 +96,7 @@ async def login(
                 % {"minutes": error.retry_after_seconds // 60},
                 429,
             )
+            retry_after = error.retry_after_seconds
         else:
             secret = await run_in_threadpool(
                 accounts.start_session, user, user_agent=request.headers.get("user-agent", "")
@@ -102,12 +104,15 @@ async def login(
             response = RedirectResponse(safe_next(next), status_code=303)
             set_session_cookie(response, runtime, secret)
             return response
-    return render(
+    page = render(
         request,
         "login.html",
         {"next": safe_next(next), "form": {"email": email}, "errors": errors, "message": message},
         status_code=status_code,
     )
+    if retry_after is not None:
+        page.headers["Retry-After"] = str(retry_after)
+    return page
 
 
 @router.post("/logout")

@@ -13,7 +13,7 @@ from heritage.institutions.models import InstitutionKind, InstitutionRole
 from heritage.institutions.services import InstitutionService
 from heritage.policy import decide
 from heritage.runtime import Runtime
-from heritage.web.deps import RuntimeDep, allowed
+from heritage.web.deps import RowId, RuntimeDep, allowed
 from heritage.web.i18n import N_
 from heritage.web.i18n import gettext as _
 from heritage.web.templating import render
@@ -204,7 +204,7 @@ def set_institution_member(
 @router.post("/institutions/{institution_slug}/members/{user_id}/remove")
 def remove_institution_member(
     institution_slug: str,
-    user_id: int,
+    user_id: RowId,
     runtime: RuntimeDep,
     identity: allowed("institution.members.manage"),
 ) -> Response:

@@ -18,7 +18,7 @@ from heritage.institutions.models import Institution
 from heritage.institutions.services import InstitutionService
 from heritage.jobs.services import JobService
 from heritage.runtime import Runtime
-from heritage.web.deps import RuntimeDep, allowed
+from heritage.web.deps import MAX_ROW_ID, RowId, RuntimeDep, allowed
 from heritage.web.i18n import N_
 from heritage.web.i18n import gettext as _
 from heritage.web.templating import render
@@ -324,7 +324,7 @@ def add_member(
 def change_member_role(
     request: Request,
     workspace_slug: str,
-    user_id: int,
+    user_id: RowId,
     runtime: RuntimeDep,
     identity: allowed("workspace.members.manage"),
     role: Annotated[str, Form(max_length=20)] = "",
@@ -346,7 +346,7 @@ def change_member_role(
 def remove_member(
     request: Request,
     workspace_slug: str,
-    user_id: int,
+    user_id: RowId,
     runtime: RuntimeDep,
     identity: allowed("workspace.members.manage"),
 ) -> Response:
@@ -476,7 +476,7 @@ def create_invitation(
 @router.post("/workspaces/{workspace_slug}/invitations/{invitation_id}/revoke")
 def revoke_invitation(
     workspace_slug: str,
-    invitation_id: int,
+    invitation_id: RowId,
     runtime: RuntimeDep,
     identity: allowed("workspace.invitations.manage"),
 ) -> Response:
@@ -491,7 +491,7 @@ def activity_page(
     workspace_slug: str,
     runtime: RuntimeDep,
     identity: allowed("workspace.audit.view"),
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> Response:
     workspace = WorkspaceService(runtime).get(identity, workspace_slug, "workspace.audit.view")
     with runtime.database.session() as session:
