@@ -1,0 +1,197 @@
+"""Building a complete new object tree beside the live one, then putting it in place.
+
+The commit protocol (the why is in ``store.py``'s module docstring):
+
+1. ``build_object`` makes the whole new object root in a work directory: the
+   unchanged files hard-linked from the live root, the new content moved in,
+   the new inventories written, every new file and directory fsynced.
+2. ``swap_in`` exchanges it with the live object root in one atomic step; for
+   a new object ``place_new`` renames it (or its first missing ancestor
+   directory) into the hierarchy, so no empty directory ever appears there.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from heritage.store.ocfl.errors import CorruptObject
+from heritage.store.ocfl.fsops import (
+    AtomicSwapUnsupported,
+    exchange,
+    fsync_path,
+    make_durable,
+    rename_no_replace,
+    write_file,
+)
+from heritage.store.ocfl.inventory import INVENTORY_NAME, Inventory, sidecar_name, sidecar_text
+
+OBJECT_DECLARATION = "0=ocfl_object_1.1"
+OBJECT_DECLARATION_TEXT = b"ocfl_object_1.1\n"
+INTENT_FILE = "intent.json"
+
+
+def _is_root_metadata(name: str) -> bool:
+    # rewritten for every version: the root inventory, its sidecar, the conformance declaration
+    return name == INVENTORY_NAME or name.startswith(INVENTORY_NAME + ".") or name.startswith("0=")
+
+
+def link_tree(source: Path, target: Path) -> list[Path]:
+    """Mirror ``source`` into the existing directory ``target`` with hard links; new dirs.
+
+    Version directories are immutable once written, so sharing their files
+    between the old and new tree is safe; the old tree is deleted right after
+    the swap, leaving each file with one link again. Everything here is done
+    relative to open directory fds: this loop is most of a commit's cost, and
+    it saves the kernel walking the long paths again for every file.
+    """
+    created: list[Path] = []
+    source_fd = os.open(source, os.O_RDONLY | os.O_DIRECTORY)
+    target_fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        _link_entries(source_fd, target_fd, target, created, top=True)
+    finally:
+        os.close(source_fd)
+        os.close(target_fd)
+    return created
+
+
+def _link_entries(
+    source_fd: int, target_fd: int, target: Path, created: list[Path], *, top: bool
+) -> None:
+    with os.scandir(source_fd) as entries:
+        for entry in entries:
+            name = entry.name
+            if top and _is_root_metadata(name):
+                continue
+            if entry.is_symlink():
+                raise CorruptObject(f"{target / name} is a symbolic link (OCFL E090)")
+            if entry.is_dir():
+                os.mkdir(name, dir_fd=target_fd)
+                created.append(target / name)
+                child_source = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=source_fd)
+                child_target = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=target_fd)
+                try:
+                    _link_entries(child_source, child_target, target / name, created, top=False)
+                finally:
+                    os.close(child_source)
+                    os.close(child_target)
+            else:
+                os.link(name, name, src_dir_fd=source_fd, dst_dir_fd=target_fd)
+
+
+def build_object(
+    live_root: Path | None,
+    target: Path,
+    inventory: Inventory,
+    new_content: Mapping[str, Path],
+) -> None:
+    """Create the complete, durable object root for ``inventory`` at ``target`` (must not exist).
+
+    ``new_content`` maps content paths of the new version to files already on
+    disk in the same file system; they are moved, not copied.
+    """
+    os.mkdir(target)
+    directories = [target]
+    if live_root is not None:
+        directories.extend(link_tree(live_root, target))
+    files = [target / OBJECT_DECLARATION]
+    write_file(files[0], OBJECT_DECLARATION_TEXT, fsync=False)
+    version_dir = target / inventory.head
+    os.mkdir(version_dir)
+    directories.append(version_dir)
+    for content_path, source in sorted(new_content.items()):
+        destination = target / content_path
+        missing = []
+        parent = destination.parent
+        while not parent.exists():
+            missing.append(parent)
+            parent = parent.parent
+        for directory in reversed(missing):
+            os.mkdir(directory)
+            directories.append(directory)
+        os.rename(source, destination)
+        files.append(destination)
+    data = inventory.to_json()
+    pair = (
+        (INVENTORY_NAME, data),
+        (sidecar_name(inventory.digest_algorithm), sidecar_text(data, inventory.digest_algorithm)),
+    )
+    for directory in (version_dir, target):
+        for name, content in pair:  # the sidecar last (OCFL E062)
+            write_file(directory / name, content, fsync=False)
+            files.append(directory / name)
+    # deepest directories first, so each parent is synced after the entries below it
+    make_durable(files, directories[::-1], anchor=target)
+
+
+def swap_in(new_root: Path, live_root: Path, work: Path) -> None:
+    """Replace ``live_root`` by ``new_root``; afterwards ``new_root`` holds the old tree.
+
+    With RENAME_EXCHANGE there is no instant at which ``live_root`` is missing
+    or partial. Without it, the fallback renames the old tree away and the new
+    one in; an intent file lets recovery (and the work directory's cleanup)
+    finish the second step if the process stops in between.
+    """
+    try:
+        exchange(new_root, live_root)
+    except AtomicSwapUnsupported:
+        parked = work / "parked"
+        intent = {"live": str(live_root), "new": str(new_root), "parked": str(parked)}
+        write_file(work / INTENT_FILE, json.dumps(intent).encode("utf-8"))
+        fsync_path(work)
+        os.rename(live_root, parked)
+        try:
+            os.rename(new_root, live_root)
+        except OSError:
+            os.rename(parked, live_root)  # put the old version back; nothing changed
+            raise
+        os.rename(parked, new_root)  # the caller deletes the old tree from here either way
+    fsync_path(live_root.parent)
+    fsync_path(work)
+
+
+def finish_interrupted_swap(work: Path) -> bool:
+    """Recovery for the fallback path: put the new tree in place if the crash left none there."""
+    intent_path = work / INTENT_FILE
+    if not intent_path.exists():
+        return False
+    intent = json.loads(intent_path.read_text("utf-8"))
+    live, new = Path(intent["live"]), Path(intent["new"])
+    if not live.exists() and (new / INVENTORY_NAME).exists():
+        os.rename(new, live)
+        fsync_path(live.parent)
+        return True
+    return False
+
+
+def place_new(staged: Path, storage_root: Path, parts: list[str]) -> None:
+    """Move the staged object root ``staged/<parts...>`` into ``storage_root/<parts...>``.
+
+    The first missing directory of the object's path is renamed into place with
+    its staged subtree, so the hierarchy never holds an empty directory (E073).
+    Concurrent creators and purges can add or remove shared parent directories;
+    the rename then fails and the loop looks again.
+    """
+    for _ in range(20):
+        depth = 0
+        while depth < len(parts) and (storage_root.joinpath(*parts[: depth + 1])).is_dir():
+            depth += 1
+        if depth == len(parts):
+            raise FileExistsError(errno.EEXIST, "object root exists", "/".join(parts))
+        source = staged.joinpath(*parts[: depth + 1])
+        destination = storage_root.joinpath(*parts[: depth + 1])
+        try:
+            rename_no_replace(source, destination)
+        except (FileExistsError, FileNotFoundError):
+            continue
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                continue
+            raise
+        fsync_path(destination.parent)
+        return
+    raise OSError(errno.EAGAIN, "could not place the new object root", "/".join(parts))
