@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from heritage import __version__
 from heritage.config import Settings, load_settings
+from heritage.logs import configure_logging
 from heritage.runtime import Runtime
 from heritage.web.context import RequestContextMiddleware
 from heritage.web.errors import install_error_handlers
@@ -52,6 +53,48 @@ ROUTERS = [
 ]
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "request_id": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "reason"],
+                "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+def _describe_problems(schema: dict[str, Any]) -> None:
+    """Every error answer is problem+json: say so, instead of FastAPI's default 422 body."""
+    schema["components"].setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    problem = {
+        "description": "Problem details (RFC 9457) naming the field and the reason",
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for code in [code for code in responses if code.startswith("4")]:
+                responses[code] = {**problem, "description": responses[code].get("description", "")}
+            responses.setdefault("4XX", problem)
+    schema["components"]["schemas"].pop("HTTPValidationError", None)
+    schema["components"]["schemas"].pop("ValidationError", None)
+
+
 def _openapi_with_security(app: FastAPI) -> dict[str, Any]:
     """The OpenAPI document, declaring the personal-token bearer scheme."""
     if app.openapi_schema is None:
@@ -66,13 +109,17 @@ def _openapi_with_security(app: FastAPI) -> dict[str, Any]:
             }
         }
         schema["security"] = [{"personalToken": []}, {}]
+        _describe_problems(schema)
         app.openapi_schema = schema
     return app.openapi_schema
 
 
 def create_app(runtime: Runtime | None = None, settings: Settings | None = None) -> FastAPI:
     if runtime is None:
+        # Built directly (e.g. `uvicorn --factory`): set up logging as the CLI would,
+        # so tracebacks are plain and secret-looking fields are redacted.
         runtime = Runtime(settings or load_settings())
+        configure_logging(runtime.settings.log_level, json=runtime.settings.log_json)
     app = FastAPI(
         title="Heritage Cloud",
         version=__version__,

@@ -346,13 +346,15 @@ def session_set_cookie(response: Response) -> str:
     return headers[0]
 
 
-def test_session_cookie_flags_over_http(heritage_client: TestClient, accounts: AccountService):
+def test_session_cookie_flags_over_http(
+    heritage_client: TestClient, heritage_settings: Settings, accounts: AccountService
+) -> None:
     header = session_set_cookie(sign_in(heritage_client)).lower()
     assert "httponly" in header
     assert "samesite=lax" in header
     assert "path=/" in header
     assert "secure" not in header
-    assert f"max-age={12 * 3600}" in header
+    assert f"max-age={heritage_settings.session_lifetime_hours * 3600}" in header
 
 
 def test_csrf_cookie_flags(heritage_client: TestClient) -> None:

@@ -13,8 +13,9 @@ from heritage.config import SUPPORTED_LANGUAGES
 from heritage.db.base import utcnow
 from heritage.errors import InvalidInput
 from heritage.runtime import Runtime
-from heritage.web.context import LANGUAGE_COOKIE, SESSION_COOKIE, set_session_cookie
+from heritage.web.context import SESSION_COOKIE, set_session_cookie
 from heritage.web.deps import RowId, RuntimeDep, allowed
+from heritage.web.forms import field_errors, set_language_cookie
 from heritage.web.i18n import LANGUAGE_NAMES
 from heritage.web.i18n import gettext as _
 from heritage.web.templating import render
@@ -29,10 +30,6 @@ def _notice(request: Request) -> str | None:
         "revoked": _("The token was revoked. It can no longer be used."),
     }
     return notices.get(request.query_params.get("notice", ""))
-
-
-def _field_errors(error: InvalidInput) -> dict[str, str]:
-    return {item.field: item.reason for item in error.errors} or {"form": error.detail}
 
 
 # -- profile and password -----------------------------------------------------
@@ -90,17 +87,10 @@ def update_profile(
         )
     except InvalidInput as error:
         return _settings_page(
-            request, runtime, identity, form=form, errors=_field_errors(error), status_code=422
+            request, runtime, identity, form=form, errors=field_errors(error), status_code=422
         )
     response = RedirectResponse("/settings?notice=profile", status_code=303)
-    response.set_cookie(
-        LANGUAGE_COOKIE,
-        language,
-        max_age=365 * 86400,
-        samesite="lax",
-        secure=runtime.settings.secure_cookies,
-        path="/",
-    )
+    set_language_cookie(response, runtime, language)
     return response
 
 
@@ -125,7 +115,7 @@ def change_password(
         try:
             accounts.change_password(identity, current_password, new_password)
         except InvalidInput as error:
-            errors = _field_errors(error)
+            errors = field_errors(error)
     if errors:
         return _settings_page(request, runtime, identity, errors=errors, status_code=422)
     response = RedirectResponse("/settings?notice=password", status_code=303)
@@ -203,7 +193,7 @@ def create_token(
         new_token = AccountService(runtime).create_token(identity, name, days=lifetime)
     except InvalidInput as error:
         return _tokens_page(
-            request, runtime, identity, form=form, errors=_field_errors(error), status_code=422
+            request, runtime, identity, form=form, errors=field_errors(error), status_code=422
         )
     # The secret is shown on this response only; it is never stored.
     return _tokens_page(request, runtime, identity, new_token=new_token)

@@ -14,8 +14,9 @@ from heritage.config import SUPPORTED_LANGUAGES
 from heritage.errors import AuthenticationFailed, InvalidInput, Throttled
 from heritage.institutions.services import InstitutionService
 from heritage.jobs.services import JobService
-from heritage.web.context import LANGUAGE_COOKIE, SESSION_COOKIE, set_session_cookie
+from heritage.web.context import SESSION_COOKIE, set_session_cookie
 from heritage.web.deps import RuntimeDep, allowed
+from heritage.web.forms import set_language_cookie
 from heritage.web.i18n import gettext as _
 from heritage.web.templating import render
 from heritage.workspaces.services import WorkspaceService
@@ -138,12 +139,5 @@ def choose_language(
     if identity.user_id is not None:
         AccountService(runtime).update_profile(identity, language=language)
     response = RedirectResponse(safe_next(next), status_code=303)
-    response.set_cookie(
-        LANGUAGE_COOKIE,
-        language,
-        max_age=365 * 86400,
-        samesite="lax",
-        secure=runtime.settings.secure_cookies,
-        path="/",
-    )
+    set_language_cookie(response, runtime, language)
     return response

@@ -19,6 +19,7 @@ from heritage.institutions.services import InstitutionService
 from heritage.jobs.services import JobService
 from heritage.runtime import Runtime
 from heritage.web.deps import MAX_ROW_ID, RowId, RuntimeDep, allowed
+from heritage.web.forms import field_errors
 from heritage.web.i18n import N_
 from heritage.web.i18n import gettext as _
 from heritage.web.templating import render
@@ -98,10 +99,6 @@ def _notice(request: Request) -> str | None:
         "invitation-accepted": _("Welcome! You are now a member of this workspace."),
     }
     return notices.get(request.query_params.get("notice", ""))
-
-
-def _field_errors(error: InvalidInput) -> dict[str, str]:
-    return {item.field: item.reason for item in error.errors} or {"form": error.detail}
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -225,7 +222,7 @@ def create_workspace(
                 visibility=visibility,
             )
         except InvalidInput as error:
-            errors = _field_errors(error)
+            errors = field_errors(error)
         except Conflict as error:
             errors, status_code = {"slug": error.detail}, 409
         except PermissionDenied as error:
@@ -302,7 +299,7 @@ def add_member(
     try:
         WorkspaceService(runtime).add_member(identity, workspace_slug, email, role)
     except InvalidInput as error:
-        errors, status_code = _field_errors(error), 422
+        errors, status_code = field_errors(error), 422
     except PermissionDenied as error:
         errors, status_code = {"role": error.detail}, 403
     except Conflict as error:
@@ -449,7 +446,7 @@ def create_invitation(
                 identity, workspace_slug, role, email=email, days=lifetime, note=note
             )
         except InvalidInput as error:
-            errors = _field_errors(error)
+            errors = field_errors(error)
         except (PermissionDenied, Conflict) as error:
             errors, status_code = {"role": error.detail}, error.status
         else:
@@ -584,7 +581,7 @@ def update_settings(
             identity,
             workspace_slug,
             form=form,
-            errors=_field_errors(error),
+            errors=field_errors(error),
             status_code=422,
         )
     return _redirect(f"/workspaces/{workspace_slug}/settings?notice=saved")
