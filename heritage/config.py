@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SUPPORTED_LANGUAGES = ("en", "de", "fr")
@@ -50,6 +50,15 @@ class Settings(BaseSettings):
         description="Key signing sessions and CSRF tokens. Unset: generated once and kept in "
         "DATA_DIR/secret_key.",
         repr=False,
+    )
+    key_manager: str = Field(
+        default="local",
+        description="Key-management backend wrapping the workspaces' data keys.",
+    )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="Master key for the local key manager: base64 of 32 bytes. Unset: "
+        "DATA_DIR/keys/master.key, created on first use.",
     )
     base_url: str = Field(
         default="http://127.0.0.1:8000",

@@ -190,3 +190,24 @@ def test_open_key_manager_prefers_the_environment_secret(
 def test_unknown_key_manager_is_named(tmp_path: Path) -> None:
     with pytest.raises(UnknownKeyManager, match="'vault'"):
         open_key_manager(load_settings(data_dir=tmp_path), "vault")
+
+
+def test_master_key_comes_from_the_settings_and_stays_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(MASTER_KEY_ENV, raising=False)
+    raw = os.urandom(32)
+    encoded = base64.b64encode(raw).decode()
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"HERITAGE_MASTER_KEY={encoded}\n")
+    settings = load_settings(_env_file=env_file, data_dir=tmp_path / "data")
+    assert open_key_manager(settings).key_id == LocalMasterKey(raw).key_id
+    assert encoded not in repr(settings)
+    assert not (tmp_path / "data" / "keys").exists()
+
+
+def test_malformed_master_key_setting_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    settings = load_settings(_env_file=None, data_dir=tmp_path, master_key="not-a-key-value")
+    with pytest.raises(MasterKeyUnavailable) as caught:
+        open_key_manager(settings)
+    assert "not-a-key-value" not in str(caught.value)

@@ -269,13 +269,15 @@ def key_manager_backend(name: str) -> Callable[[KeyManagerFactory], KeyManagerFa
 
 @key_manager_backend("local")
 def _local(settings: Settings) -> KeyManager:
-    # The environment secret wins, so containers need no key file on disk.
-    if os.environ.get(MASTER_KEY_ENV, "").strip():
-        return LocalMasterKey.from_env()
+    # The secret setting (environment or .env) wins, so containers need no key file.
+    if settings.master_key is not None:
+        secret = settings.master_key.get_secret_value()
+        return LocalMasterKey.from_env(environ={MASTER_KEY_ENV: secret})
     return LocalMasterKey.from_file(settings.ensure_data_dir() / MASTER_KEY_FILE)
 
 
-def open_key_manager(settings: Settings, name: str = "local") -> KeyManager:
+def open_key_manager(settings: Settings, name: str | None = None) -> KeyManager:
+    name = name or settings.key_manager
     factory = KEY_MANAGERS.get(name)
     if factory is None:
         known = ", ".join(sorted(KEY_MANAGERS))
