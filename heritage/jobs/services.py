@@ -78,33 +78,27 @@ class JobService:
             created_by=identity.user_id,
             status=JobStatus.QUEUED,
         )
-        if uow is not None:
-            uow.session.add(job)
-            record(
-                uow.session,
-                identity,
-                "job.create",
-                "job",
-                job.id,
-                workspace_id=workspace_id,
-                details={"kind": kind},
-            )
-            uow.after_commit(lambda: self.runtime.queue.enqueue(job.id))
-            return job
-        with UnitOfWork(self.runtime.database) as own:
-            own.session.add(job)
-            record(
-                own.session,
-                identity,
-                "job.create",
-                "job",
-                job.id,
-                workspace_id=workspace_id,
-                details={"kind": kind},
-            )
-            own.after_commit(lambda: self.runtime.queue.enqueue(job.id))
-            own.commit()
+        if uow is None:
+            with UnitOfWork(self.runtime.database) as own:
+                self._add(own, identity, job)
+                own.commit()
+        else:
+            self._add(uow, identity, job)
         return job
+
+    def _add(self, uow: UnitOfWork, identity: Identity, job: Job) -> None:
+        uow.session.add(job)
+        record(
+            uow.session,
+            identity,
+            "job.create",
+            "job",
+            job.id,
+            workspace_id=job.workspace_id,
+            details={"kind": job.kind},
+        )
+        # Only once the row is committed may a worker look for it.
+        uow.after_commit(lambda: self.runtime.queue.enqueue(job.id))
 
     def retry(self, identity: Identity, job_id: str) -> Job:
         with UnitOfWork(self.runtime.database) as uow:

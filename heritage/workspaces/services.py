@@ -335,14 +335,15 @@ class WorkspaceService:
 
     def change_role(self, actor: Identity, slug: str, user_id: int, role: str) -> Member:
         with self.runtime.database.session() as session:
-            user = session.get(User, user_id)
-        if user is None:
-            raise NotFound(f"No member {user_id}")
-        with self.runtime.database.session() as session:
             workspace = self._authorised(session, actor, slug, "workspace.members.manage")
-            if workspace_role(session, Identity(user_id, user.email), workspace.id) is None:
-                raise NotFound(f"{user.email} is not a member of this workspace")
-        return self.add_member(actor, slug, user.email, role)
+            email = session.scalar(
+                select(User.email)
+                .join(WorkspaceMembership, WorkspaceMembership.user_id == User.id)
+                .where(WorkspaceMembership.workspace_id == workspace.id, User.id == user_id)
+            )
+        if email is None:
+            raise NotFound(f"No member {user_id} in this workspace")
+        return self.add_member(actor, slug, email, role)
 
     def remove_member(self, actor: Identity, slug: str, user_id: int) -> None:
         with UnitOfWork(self.runtime.database) as uow:
