@@ -84,17 +84,14 @@ def test_initialize_declares_root_layout_and_local_extension(tmp_path: Path) -> 
     path = storage.path
     assert (path / "0=ocfl_1.1").read_bytes() == b"ocfl_1.1\n"
     layout = json.loads((path / "ocfl_layout.json").read_text())
-    assert layout["extension"] == "0004-hashed-n-tuple-storage-layout"
+    # 0003 by default: stock ocfl-validate.py (ocfl-py 2.1) knows it, and the id stays
+    # readable in the path for whoever browses the disk in fifty years
+    assert layout["extension"] == "0003-hash-and-id-n-tuple-storage-layout"
     config = json.loads(
-        (path / "extensions/0004-hashed-n-tuple-storage-layout/config.json").read_text()
+        (path / "extensions/0003-hash-and-id-n-tuple-storage-layout/config.json").read_text()
     )
-    assert config == {
-        "extensionName": "0004-hashed-n-tuple-storage-layout",
-        "digestAlgorithm": "sha256",
-        "tupleSize": 3,
-        "numberOfTuples": 3,
-        "shortObjectRoot": False,
-    }
+    assert config["extensionName"] == "0003-hash-and-id-n-tuple-storage-layout"
+    assert config["digestAlgorithm"] == "sha256"
     assert "heritage-staging" in (path / "heritage-staging.md").read_text()
     staging_config = json.loads((path / "extensions/heritage-staging/config.json").read_text())
     assert staging_config == {"extensionName": "heritage-staging"}
@@ -541,3 +538,36 @@ def test_timing_of_a_small_metadata_commit(
             f" (min {min(timings):.1f}, max {max(timings):.1f}, n={len(timings)})"
         )
     assert_valid(root)
+
+
+def test_staged_file_is_linked_in_with_its_known_digest(root: StorageRoot, tmp_path: Path) -> None:
+    from heritage.store.ocfl.hooks import StagedFile
+
+    staged = tmp_path / "upload.part"
+    staged.write_bytes(b"large scan")
+    given = StagedFile(staged, {"sha512": sha512(b"large scan")})
+    root.create_or_update(RECORD, Changes.of({"scan.tif": given}), "upload", ALICE)
+    assert root.read(RECORD, "scan.tif").read() == b"large scan"
+    assert staged.read_bytes() == b"large scan"  # the caller's file is untouched
+    assert root.state(RECORD) == {"scan.tif": sha512(b"large scan")}
+    # without a digest the store hashes the file itself
+    other = tmp_path / "other.part"
+    other.write_bytes(b"second")
+    root.create_or_update(RECORD, Changes.of({"b.txt": StagedFile(other)}), "more", ALICE)
+    assert root.state(RECORD)["b.txt"] == sha512(b"second")
+    assert_valid(root)
+
+
+def test_default_root_passes_the_stock_ocfl_validate_script(root: StorageRoot) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    script = shutil.which("ocfl-validate.py", path=str(Path(sys.executable).parent))
+    if script is None:
+        pytest.skip("ocfl-validate.py (ocfl-py) is not installed")
+    root.create_or_update(RECORD, Changes.of({"a.txt": b"a"}), "first", ALICE)
+    root.create_or_update(RECORD, Changes.of({"b.txt": b"b"}), "second", ALICE)
+    root.wait_for_cleanup()
+    done = subprocess.run([script, str(root.path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

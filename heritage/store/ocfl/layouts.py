@@ -4,9 +4,10 @@ A registry by extension name and short aliases, like the other optional
 infrastructure of the platform. Each layout follows its published OCFL
 community extension (https://ocfl.github.io/extensions/):
 
-* ``0004-hashed-n-tuple-storage-layout`` (the default): sha256 of the id,
+* ``0004-hashed-n-tuple-storage-layout``: sha256 of the id,
   three 3-character tuples, then the full digest. Any id maps to a safe path.
-* ``0003-hash-and-id-n-tuple-storage-layout``: the same tuples, then the id
+* ``0003-hash-and-id-n-tuple-storage-layout`` (the default, which stock
+  ocfl-py validates): the same tuples, then the id
   percent-encoded, so a person browsing the disk can see the id.
 * ``0002-flat-direct-storage-layout``: the id itself is the directory name.
 """
@@ -22,7 +23,7 @@ from typing import Any, ClassVar
 from heritage.store.ocfl.digests import FIXITY_ALGORITHMS, digest_bytes
 from heritage.store.ocfl.errors import LayoutError
 
-DEFAULT_LAYOUT = "0004-hashed-n-tuple-storage-layout"
+DEFAULT_LAYOUT = "0003-hash-and-id-n-tuple-storage-layout"
 
 # Names the storage root itself uses, which an object root must never take.
 _RESERVED_TOP_LEVEL = frozenset({"extensions", "ocfl_layout.json", "ocfl_1.1.md"})

@@ -31,6 +31,7 @@ finish it: crash-safe after ``open()``, but for a moment the object is absent.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -70,6 +71,7 @@ from heritage.store.ocfl.fsops import (
     try_lock_directory,
     write_file,
 )
+from heritage.store.ocfl.hooks import StagedFile
 from heritage.store.ocfl.inventory import (
     INVENTORY_NAME,
     Inventory,
@@ -121,12 +123,14 @@ class Changes:
     Every other path of the head version is kept as it is.
     """
 
-    add: Mapping[str, BinaryIO | bytes] = field(default_factory=dict)
+    add: Mapping[str, BinaryIO | bytes | StagedFile] = field(default_factory=dict)
     remove: frozenset[str] = frozenset()
 
     @classmethod
     def of(
-        cls, add: Mapping[str, BinaryIO | bytes] | None = None, remove: set[str] | None = None
+        cls,
+        add: Mapping[str, BinaryIO | bytes | StagedFile] | None = None,
+        remove: set[str] | None = None,
     ) -> Changes:
         return cls(add=dict(add or {}), remove=frozenset(remove or ()))
 
@@ -542,18 +546,38 @@ def _peek_digest_algorithm(root: Path) -> str:
 
 
 def _ingest(
-    work: Path, add: Mapping[str, BinaryIO | bytes], algorithm: str
+    work: Path, add: Mapping[str, BinaryIO | bytes | StagedFile], algorithm: str
 ) -> dict[str, tuple[Path, str]]:
-    """Copy every added stream into the work directory; logical path -> (file, digest)."""
+    """Bring every added file into the work directory; logical path -> (file, digest).
+
+    Streams are copied and hashed in one pass; staged files are hard-linked, and
+    hashed only when the writer did not already give the digest.
+    """
     incoming_dir = work / "incoming"
     incoming_dir.mkdir()
     result: dict[str, tuple[Path, str]] = {}
     for number, (path, source) in enumerate(sorted(add.items())):
-        stream = io.BytesIO(source) if isinstance(source, bytes) else source
         file = incoming_dir / str(number)
+        if isinstance(source, StagedFile):
+            result[path] = (file, _link_staged(source, file, algorithm))
+            continue
+        stream = io.BytesIO(source) if isinstance(source, bytes) else source
         digests, _ = copy_and_hash(stream, file, (algorithm,))
         result[path] = (file, digests[algorithm])
     return result
+
+
+def _link_staged(staged: StagedFile, file: Path, algorithm: str) -> str:
+    try:
+        os.link(staged.path, file)
+    except OSError as error:
+        if error.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+            raise
+        with open(staged.path, "rb") as stream:
+            digests, _ = copy_and_hash(stream, file, (algorithm,))
+        return digests[algorithm]
+    known = staged.digests.get(algorithm)
+    return known if known is not None else digest_file(file, algorithm)
 
 
 def _version(inventory: Inventory, version: str | None) -> Version:
