@@ -60,6 +60,41 @@ class Settings(BaseSettings):
         description="Master key for the local key manager: base64 of 32 bytes. Unset: "
         "DATA_DIR/keys/master.key, created on first use.",
     )
+    store_backend: str = Field(
+        default="local",
+        description="Where the OCFL storage root lives: local (a directory) or s3.",
+    )
+    storage_root: Path | None = Field(
+        default=None,
+        description="Directory of the local OCFL storage root. Unset: DATA_DIR/ocfl.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3 endpoint, e.g. https://s3.example.org. Unset: AWS."
+    )
+    s3_bucket: str | None = Field(default=None, description="Bucket of the S3 storage root.")
+    s3_prefix: str = Field(default="", description="Key prefix of the storage root in the bucket.")
+    s3_region: str = Field(default="us-east-1", description="S3 region name.")
+    s3_access_key_id: str | None = Field(default=None, description="S3 access key id.")
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="S3 secret access key."
+    )
+    replica_root: str | None = Field(
+        default=None,
+        description="A second storage root that every version is copied to and that fixity "
+        "repairs from: a directory, or s3://bucket/prefix on the same S3 service.",
+    )
+    upload_max_bytes: int = Field(
+        default=1 << 40, ge=1, description="Largest file one upload may announce."
+    )
+    upload_expiry_hours: int = Field(
+        default=72, ge=1, description="Unfinished uploads are deleted after this long."
+    )
+    fixity_bytes_per_second: int = Field(
+        default=0, ge=0, description="Rate limit of the fixity audit; 0 for none."
+    )
+    fixity_interval_days: int = Field(
+        default=30, ge=1, description="How often each object's fixity is checked."
+    )
     base_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Public URL of the instance, used in links such as invitations.",
@@ -148,6 +183,21 @@ class Settings(BaseSettings):
         if self.queue == "redis" and not self.redis_url:
             raise ValueError("HERITAGE_QUEUE=redis needs HERITAGE_REDIS_URL to be set")
         return self
+
+    @model_validator(mode="after")
+    def _s3_store_needs_bucket(self) -> Settings:
+        uses_s3 = self.store_backend == "s3" or (self.replica_root or "").startswith("s3://")
+        if self.store_backend == "s3" and not self.s3_bucket:
+            raise ValueError("HERITAGE_STORE_BACKEND=s3 needs HERITAGE_S3_BUCKET to be set")
+        if uses_s3 and not (self.s3_access_key_id and self.s3_secret_access_key):
+            raise ValueError(
+                "S3 storage needs HERITAGE_S3_ACCESS_KEY_ID and HERITAGE_S3_SECRET_ACCESS_KEY"
+            )
+        return self
+
+    @property
+    def resolved_storage_root(self) -> Path:
+        return (self.storage_root or self.resolved_data_dir / "ocfl").expanduser().resolve()
 
     @property
     def secure_cookies(self) -> bool:
