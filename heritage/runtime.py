@@ -1,8 +1,9 @@
-"""What a process needs to run services: settings, database, passwords, job queue."""
+"""What a process needs to run services: settings, database, passwords, job queue, store."""
 
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 # Every table must be known before the first flush, whatever a script imported.
 import heritage.db.models  # noqa: F401
@@ -10,6 +11,10 @@ from heritage.accounts.passwords import Passwords
 from heritage.config import Settings
 from heritage.db.engine import Database
 from heritage.jobs.queue import JobQueue
+
+if TYPE_CHECKING:
+    from heritage.store.keyring import WorkspaceKeyring
+    from heritage.store.ocfl.hooks import VersionSigner
 
 
 class Runtime:
@@ -27,6 +32,26 @@ class Runtime:
         from heritage.jobs.services import JobService
 
         return JobQueue(self.settings, lambda job_id: JobService(self).execute(job_id))
+
+    @cached_property
+    def keyring(self) -> WorkspaceKeyring:
+        from heritage.store.keyring import WorkspaceKeyring
+
+        return WorkspaceKeyring(self.settings, self.database)
+
+    @cached_property
+    def signer(self) -> VersionSigner | None:
+        """The instance's signer of OCFL versions (its Ed25519 key)."""
+        from heritage.store.signing import instance_signer
+
+        return instance_signer(self.settings)
+
+    @cached_property
+    def storage(self) -> Any:
+        """The instance's OCFL storage root (local or S3), opened on first use."""
+        from heritage.store.backends import open_storage_root
+
+        return open_storage_root(self.settings, signer=self.signer)
 
     def close(self) -> None:
         self.database.dispose()

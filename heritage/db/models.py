@@ -5,6 +5,7 @@ from heritage.audit.models import AuditEntry
 from heritage.db.base import Base
 from heritage.institutions.models import Institution, InstitutionMembership
 from heritage.jobs.models import Job
+from heritage.store.models import PreservationEvent, StoredFile, StoredObject, WorkspaceKey
 from heritage.workspaces.models import Invitation, Workspace, WorkspaceMembership
 
 __all__ = [
@@ -17,8 +18,12 @@ __all__ = [
     "Invitation",
     "Job",
     "LoginAttempt",
+    "PreservationEvent",
+    "StoredFile",
+    "StoredObject",
     "User",
     "WebSession",
     "Workspace",
+    "WorkspaceKey",
     "WorkspaceMembership",
 ]

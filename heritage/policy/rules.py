@@ -97,6 +97,18 @@ RULES: dict[str, Rule] = {
         _rule("workspace.invitations.manage", _W, "Create and revoke invitations", G.MANAGER),
         _rule("workspace.audit.view", _W, "Read a workspace's audit log", G.MANAGER),
         _rule("workspace.jobs.view", _W, "See a workspace's background jobs", G.CONTRIBUTOR),
+        # Stored objects (the preservation store).
+        _rule(
+            "objects.view",
+            _W,
+            "See stored objects, their versions and events; download files",
+            G.PUBLIC_WORKSPACE,
+            G.VIEWER,
+        ),
+        _rule("objects.create", _W, "Create stored objects and upload files", G.CONTRIBUTOR),
+        _rule("objects.update", _W, "Add or replace files (a new version)", G.CONTRIBUTOR),
+        _rule("objects.delete", _W, "Delete files or objects (a new version)", G.EDITOR),
+        _rule("objects.purge", _W, "Purge an object and its whole history, with a reason"),
         # Invitations are opened with the secret link itself.
         _rule("invitation.view", _I, "Open an invitation link", G.ANYONE),
         _rule("invitation.accept", _I, "Accept an invitation", G.SIGNED_IN),

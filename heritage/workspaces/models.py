@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import enum
+import uuid
 from datetime import datetime
 
 from sqlalchemy import Enum, ForeignKey, Integer, String, Text, UniqueConstraint
@@ -44,6 +45,10 @@ class Workspace(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
     visibility: Mapped[Visibility] = mapped_column(_enum(Visibility), default=Visibility.PRIVATE)
+    # A stable name that survives a lost database: objects in the store carry it.
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: uuid.uuid4().hex)
+    # Encryption at rest of new files; on by default for private workspaces.
+    encrypt_files: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None

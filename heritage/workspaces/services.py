@@ -140,6 +140,7 @@ class WorkspaceService:
                 description=description.strip()[:5000],
                 institution_id=owner_institution.id,
                 visibility=chosen_visibility,
+                encrypt_files=chosen_visibility == Visibility.PRIVATE,
                 created_by=actor.user_id,
             )
             uow.session.add(workspace)

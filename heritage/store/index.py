@@ -1,0 +1,200 @@
+"""The database index of the storage root, and rebuilding it from the store alone.
+
+``index_object`` makes the rows of one object match its head version; the
+services call it after every commit and ``rebuild_index`` calls it for every
+object found by walking the storage root. Workspaces unknown to the database
+(a lost database) are recreated from what the objects say about them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from heritage.db.base import utcnow
+from heritage.db.engine import Database
+from heritage.institutions.models import Institution, InstitutionKind
+from heritage.store.description import DESCRIPTION_PATH, DescriptionError, ObjectDescription
+from heritage.store.models import (
+    EventOutcome,
+    EventType,
+    PreservationEvent,
+    StoredFile,
+    StoredObject,
+)
+from heritage.store.ocfl import Inventory, OcflError
+from heritage.workspaces.models import Visibility, Workspace
+
+log = structlog.get_logger(__name__)
+
+
+def read_description(storage: Any, object_id: str, version: str | None = None) -> ObjectDescription:
+    with storage.read(object_id, DESCRIPTION_PATH, version) as stream:
+        return ObjectDescription.from_bytes(stream.read())
+
+
+def _versions_added(inventory: Inventory) -> dict[str, str]:
+    """Logical path -> the version that gave it its current content."""
+    added: dict[str, str] = {}
+    previous: dict[str, str] = {}
+    for name in inventory.version_names():
+        state = inventory.versions[name].logical_state()
+        for path, digest in state.items():
+            if previous.get(path) != digest:
+                added[path] = name
+        previous = state
+    return added
+
+
+def index_object(
+    session: Session,
+    storage: Any,
+    object_id: str,
+    workspace: Workspace,
+    description: ObjectDescription | None = None,
+) -> StoredObject:
+    """Make the index rows of ``object_id`` match its head version in ``storage``."""
+    inventory: Inventory = storage.inventory(object_id)
+    if description is None:
+        description = read_description(storage, object_id)
+    head = inventory.versions[inventory.head]
+    state = head.logical_state()
+    row = session.scalar(select(StoredObject).where(StoredObject.object_id == object_id))
+    first = inventory.versions[inventory.version_names()[0]]
+    if row is None:
+        row = StoredObject(object_id=object_id, created_at=first.created_at)
+        session.add(row)
+    row.workspace_id = workspace.id
+    row.kind = description.kind
+    row.title = description.title
+    row.head_version = inventory.head
+    row.version_count = len(inventory.versions)
+    row.deleted = description.deleted
+    row.updated_at = head.created_at
+    files = {path: entry for path, entry in description.files.items() if path in state}
+    row.file_count = len(files)
+    row.total_size = sum(entry.size for entry in files.values())
+    session.flush()
+    session.execute(delete(StoredFile).where(StoredFile.object_pk == row.id))
+    added = _versions_added(inventory)
+    for path, entry in sorted(files.items()):
+        session.add(
+            StoredFile(
+                object_pk=row.id,
+                logical_path=path,
+                size=entry.size,
+                sha256=entry.sha256,
+                stored_digest=state[path],
+                media_type=entry.media_type,
+                encrypted_with=entry.key_id,
+                version_added=added.get(path, inventory.head),
+            )
+        )
+    session.flush()
+    return row
+
+
+@dataclass
+class RebuildReport:
+    indexed: int = 0
+    removed: int = 0
+    workspaces_recreated: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _workspace_for(
+    session: Session, description: ObjectDescription, report: RebuildReport
+) -> Workspace:
+    ref = description.workspace
+    workspace = session.scalar(select(Workspace).where(Workspace.uid == ref.uid))
+    if workspace is not None:
+        return workspace
+    institution = session.scalar(select(Institution).where(Institution.slug == ref.institution))
+    if institution is None:
+        institution = Institution(
+            slug=ref.institution, name=ref.institution, kind=InstitutionKind.OTHER
+        )
+        session.add(institution)
+        session.flush()
+    slug = ref.slug
+    taken = set(session.scalars(select(Workspace.slug).where(Workspace.slug.like(f"{ref.slug}%"))))
+    counter = 2
+    while slug in taken:
+        slug, counter = f"{ref.slug[:58]}-{counter}", counter + 1
+    # Recovered workspaces are private and have no members: an administrator
+    # decides who gets access again.
+    workspace = Workspace(
+        uid=ref.uid,
+        slug=slug,
+        name=ref.name,
+        institution_id=institution.id,
+        visibility=Visibility.PRIVATE,
+        encrypt_files=True,
+    )
+    session.add(workspace)
+    session.flush()
+    report.workspaces_recreated.append(slug)
+    return workspace
+
+
+def rebuild_index(
+    database: Database,
+    storage: Any,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> RebuildReport:
+    """Re-create every index row from the storage root; rows of vanished objects go."""
+    report = RebuildReport()
+    seen: set[str] = set()
+    for object_id in storage.object_ids():
+        try:
+            description = read_description(storage, object_id)
+        except (OcflError, DescriptionError, json.JSONDecodeError, OSError) as error:
+            report.problems.append(f"{object_id}: {error}")
+            continue
+        with database.session(write=True) as session:
+            workspace = _workspace_for(session, description, report)
+            index_object(session, storage, object_id, workspace, description)
+            has_events = session.scalar(
+                select(PreservationEvent.id)
+                .where(PreservationEvent.object_id == object_id)
+                .limit(1)
+            )
+            if has_events is None:
+                inventory = storage.inventory(object_id)
+                # The events themselves lived in the lost database; the inventory
+                # still proves each version, so those are put back on record.
+                for name in inventory.version_names():
+                    version = inventory.versions[name]
+                    kind = EventType.INGESTION if name == "v1" else EventType.MODIFICATION
+                    session.add(
+                        PreservationEvent(
+                            object_id=object_id,
+                            workspace_id=workspace.id,
+                            event_type=kind,
+                            outcome=EventOutcome.SUCCESS,
+                            version=name,
+                            detail=f"{version.message or ''} (recovered by rebuild-index)",
+                            agent=version.user.name if version.user else "unknown",
+                            at=version.created_at,
+                        )
+                    )
+            session.commit()
+        seen.add(object_id)
+        report.indexed += 1
+        if progress is not None:
+            progress(object_id)
+    with database.session(write=True) as session:
+        stale = [row for row in session.scalars(select(StoredObject)) if row.object_id not in seen]
+        for row in stale:
+            session.delete(row)
+        report.removed = len(stale)
+        session.commit()
+    log.info("index rebuilt", indexed=report.indexed, removed=report.removed, at=str(utcnow()))
+    return report

@@ -1,0 +1,567 @@
+"""The preservation service: stored objects of a workspace, their files and versions.
+
+Every change is a new OCFL version with a message, the acting user and the time;
+nothing is overwritten. Deleting is a new version without the file; only an
+administrator can purge an object, with a reason that goes into the audit log.
+
+Order of work for a change: the incoming files are brought into their stored
+form first (hashed, encrypted for workspaces that encrypt), outside any
+transaction; then, in one database transaction that also serialises writers of
+the object, the version is committed to the store, the index rows are updated,
+the PREMIS event and the audit entry are written, and the transaction commits.
+The store is the source of truth: should the database commit fail after the
+version was written, ``heritage rebuild-index`` (or the next change) brings the
+index back in line.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from heritage.accounts.identity import Identity
+from heritage.audit.services import record
+from heritage.db.base import utcnow
+from heritage.db.uow import UnitOfWork
+from heritage.errors import InvalidInput, NotFound, PermissionDenied
+from heritage.policy import require
+from heritage.runtime import Runtime
+from heritage.store.description import (
+    DESCRIPTION_PATH,
+    FileEntry,
+    ObjectDescription,
+    WorkspaceRef,
+)
+from heritage.store.index import index_object, read_description
+from heritage.store.ingest import (
+    PreparedFile,
+    check_logical_path,
+    media_type_for,
+    prepare_file,
+)
+from heritage.store.models import (
+    EventOutcome,
+    EventType,
+    PreservationEvent,
+    StoredFile,
+    StoredObject,
+)
+from heritage.store.ocfl import Changes, PathNotFound, User, VersionNotFound
+from heritage.store.reading import OpenedFile, open_stored_file
+from heritage.workspaces.models import Workspace
+from heritage.workspaces.services import workspace_target
+
+FileSource = bytes | BinaryIO | PreparedFile
+OBJECT_ID_PREFIX = "urn:uuid:"
+MAX_TITLE = 500
+
+
+def object_id_for(object_uuid: str) -> str:
+    return OBJECT_ID_PREFIX + object_uuid
+
+
+def parse_object_uuid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise NotFound(f"No object '{value}'") from None
+
+
+@dataclass(frozen=True)
+class ObjectView:
+    row: StoredObject
+    workspace_slug: str
+    files: list[StoredFile]
+
+    @property
+    def uuid(self) -> str:
+        return self.row.object_id.removeprefix(OBJECT_ID_PREFIX)
+
+
+@dataclass(frozen=True)
+class VersionView:
+    name: str
+    created: Any
+    message: str | None
+    user: str | None
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+
+
+def ocfl_user(runtime: Runtime, actor: Identity) -> User:
+    base = runtime.settings.base_url
+    if actor.user_id is None:
+        return User(actor.label, base + "/")
+    return User(actor.label, f"{base}/users/{actor.user_id}")
+
+
+class PreservationService:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    @property
+    def storage(self) -> Any:
+        return self.runtime.storage
+
+    # -- loading and permissions ---------------------------------------------------------------
+
+    def _workspace(self, session: Session, actor: Identity, slug: str, action: str) -> Workspace:
+        workspace = session.scalar(select(Workspace).where(Workspace.slug == slug))
+        if workspace is None:
+            raise NotFound(f"No workspace '{slug}'")
+        require(actor, action, workspace_target(session, actor, workspace))
+        return workspace
+
+    def _object(self, session: Session, workspace: Workspace, object_uuid: str) -> StoredObject:
+        object_id = object_id_for(parse_object_uuid(object_uuid))
+        row = session.scalar(
+            select(StoredObject).where(
+                StoredObject.object_id == object_id, StoredObject.workspace_id == workspace.id
+            )
+        )
+        if row is None:
+            raise NotFound(f"No object '{object_uuid}' in workspace '{workspace.slug}'")
+        return row
+
+    def _view(self, session: Session, workspace: Workspace, row: StoredObject) -> ObjectView:
+        files = list(
+            session.scalars(
+                select(StoredFile)
+                .where(StoredFile.object_pk == row.id)
+                .order_by(StoredFile.logical_path)
+            )
+        )
+        return ObjectView(row, workspace.slug, files)
+
+    def workspace_ref(self, session: Session, workspace: Workspace) -> WorkspaceRef:
+        from heritage.institutions.models import Institution
+
+        institution = session.get(Institution, workspace.institution_id)
+        return WorkspaceRef(
+            uid=workspace.uid,
+            slug=workspace.slug,
+            name=workspace.name,
+            institution=institution.slug if institution else "",
+        )
+
+    def encryption_key(self, workspace_slug: str) -> tuple[str, bytes] | None:
+        """The key new files of the workspace are encrypted with, created on first need;
+        None when the workspace stores files as they are. Uploads use it too."""
+        with self.runtime.database.session(write=True) as session:
+            workspace = session.scalar(select(Workspace).where(Workspace.slug == workspace_slug))
+            if workspace is None:
+                raise NotFound(f"No workspace '{workspace_slug}'")
+            if not workspace.encrypt_files:
+                return None
+            key = self.runtime.keyring.ensure_key(session, workspace)
+            session.commit()
+            return key
+
+    def prepare(
+        self,
+        workspace_slug: str,
+        source: bytes | BinaryIO,
+        *,
+        expected_sha256: str | None = None,
+    ) -> PreparedFile:
+        """Bring a file into its stored form, ready for :meth:`add_files`."""
+        return prepare_file(
+            source,
+            self.runtime.settings.resolved_data_dir / "tmp",
+            self.encryption_key(workspace_slug),
+            expected_sha256=expected_sha256,
+        )
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def list_objects(self, actor: Identity, workspace_slug: str) -> list[StoredObject]:
+        with self.runtime.database.session() as session:
+            workspace = self._workspace(session, actor, workspace_slug, "objects.view")
+            return list(
+                session.scalars(
+                    select(StoredObject)
+                    .where(StoredObject.workspace_id == workspace.id)
+                    .order_by(StoredObject.updated_at.desc(), StoredObject.id.desc())
+                )
+            )
+
+    def get(self, actor: Identity, workspace_slug: str, object_uuid: str) -> ObjectView:
+        with self.runtime.database.session() as session:
+            workspace = self._workspace(session, actor, workspace_slug, "objects.view")
+            return self._view(session, workspace, self._object(session, workspace, object_uuid))
+
+    def versions(self, actor: Identity, workspace_slug: str, object_uuid: str) -> list[VersionView]:
+        with self.runtime.database.session() as session:
+            workspace = self._workspace(session, actor, workspace_slug, "objects.view")
+            row = self._object(session, workspace, object_uuid)
+        inventory = self.storage.inventory(row.object_id)
+        views: list[VersionView] = []
+        previous: dict[str, str] = {}
+        for name in inventory.version_names():
+            version = inventory.versions[name]
+            state = {
+                path: digest
+                for path, digest in version.logical_state().items()
+                if path != DESCRIPTION_PATH
+            }
+            views.append(
+                VersionView(
+                    name=name,
+                    created=version.created_at,
+                    message=version.message,
+                    user=version.user.name if version.user else None,
+                    added=sorted(set(state) - set(previous)),
+                    changed=sorted(p for p in state if p in previous and previous[p] != state[p]),
+                    removed=sorted(set(previous) - set(state)),
+                )
+            )
+            previous = state
+        return views[::-1]
+
+    def events(
+        self, actor: Identity, workspace_slug: str, object_uuid: str
+    ) -> list[PreservationEvent]:
+        with self.runtime.database.session() as session:
+            workspace = self._workspace(session, actor, workspace_slug, "objects.view")
+            row = self._object(session, workspace, object_uuid)
+            return list(
+                session.scalars(
+                    select(PreservationEvent)
+                    .where(PreservationEvent.object_id == row.object_id)
+                    .order_by(PreservationEvent.at.desc(), PreservationEvent.id.desc())
+                )
+            )
+
+    def open_file(
+        self,
+        actor: Identity,
+        workspace_slug: str,
+        object_uuid: str,
+        path: str,
+        version: str | None = None,
+    ) -> OpenedFile:
+        """The file (of the head version by default), ready to stream by range."""
+        with self.runtime.database.session() as session:
+            workspace = self._workspace(session, actor, workspace_slug, "objects.view")
+            row = self._object(session, workspace, object_uuid)
+        if path == DESCRIPTION_PATH:
+            raise NotFound(f"No file '{path}'")
+        try:
+            description = read_description(self.storage, row.object_id, version)
+            entry = description.files.get(path)
+            if entry is None:
+                raise NotFound(f"No file '{path}' in {version or 'the current version'}")
+            digest = self.storage.state(row.object_id, version).get(path)
+            return open_stored_file(
+                self.storage,
+                row.object_id,
+                path,
+                version or row.head_version,
+                entry,
+                digest or "",
+                self.runtime.keyring.data_key,
+            )
+        except VersionNotFound:
+            raise NotFound(f"No version '{version}'") from None
+        except PathNotFound:
+            raise NotFound(f"No file '{path}' in {version or 'the current version'}") from None
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def create_object(
+        self,
+        actor: Identity,
+        workspace_slug: str,
+        *,
+        title: str = "",
+        kind: str = "files",
+        files: Mapping[str, FileSource] | None = None,
+        message: str = "Created",
+    ) -> ObjectView:
+        title = title.strip()
+        if len(title) > MAX_TITLE:
+            raise InvalidInput.on("title", f"longer than {MAX_TITLE} characters")
+        with self.runtime.database.session() as session:
+            self._workspace(session, actor, workspace_slug, "objects.create")
+        object_id = object_id_for(str(uuid.uuid4()))
+        return self._change(
+            actor,
+            workspace_slug,
+            object_id,
+            files or {},
+            frozenset(),
+            message,
+            action="objects.create",
+            new={"title": title, "kind": kind},
+        )
+
+    def add_files(
+        self,
+        actor: Identity,
+        workspace_slug: str,
+        object_uuid: str,
+        files: Mapping[str, FileSource],
+        message: str = "",
+    ) -> ObjectView:
+        if not files:
+            raise InvalidInput.on("files", "no files given")
+        object_id = object_id_for(parse_object_uuid(object_uuid))
+        names = ", ".join(sorted(files))
+        return self._change(
+            actor,
+            workspace_slug,
+            object_id,
+            files,
+            frozenset(),
+            message or f"Added {names}",
+            action="objects.update",
+        )
+
+    def remove_files(
+        self,
+        actor: Identity,
+        workspace_slug: str,
+        object_uuid: str,
+        paths: list[str],
+        message: str = "",
+    ) -> ObjectView:
+        if not paths:
+            raise InvalidInput.on("paths", "no files given")
+        checked = frozenset(check_logical_path(p) for p in paths)
+        object_id = object_id_for(parse_object_uuid(object_uuid))
+        return self._change(
+            actor,
+            workspace_slug,
+            object_id,
+            {},
+            checked,
+            message or f"Removed {', '.join(sorted(checked))}",
+            action="objects.delete",
+        )
+
+    def delete_object(
+        self, actor: Identity, workspace_slug: str, object_uuid: str, message: str = ""
+    ) -> ObjectView:
+        """A new version without any file, marked deleted; every earlier version stays."""
+        object_id = object_id_for(parse_object_uuid(object_uuid))
+        return self._change(
+            actor,
+            workspace_slug,
+            object_id,
+            {},
+            None,
+            message or "Deleted",
+            action="objects.delete",
+            delete=True,
+        )
+
+    def purge(self, actor: Identity, workspace_slug: str, object_uuid: str, reason: str) -> None:
+        """Remove the object and its whole history from the store. Administrators only."""
+        reason = reason.strip()
+        if not reason:
+            raise InvalidInput.on("reason", "a purge needs a reason, kept in the audit log")
+        with UnitOfWork(self.runtime.database) as uow:
+            workspace = self._workspace(uow.session, actor, workspace_slug, "objects.purge")
+            row = self._object(uow.session, workspace, object_uuid)
+            object_id = row.object_id
+            summary = {
+                "reason": reason,
+                "versions": row.version_count,
+                "files": row.file_count,
+                "bytes": row.total_size,
+            }
+            uow.session.delete(row)
+            self.storage.purge(object_id)
+            self._event(
+                uow.session,
+                object_id,
+                workspace.id,
+                EventType.DELETION,
+                None,
+                f"purged with its whole history: {reason}",
+                actor,
+            )
+            record(
+                uow.session,
+                actor,
+                "object.purge",
+                "object",
+                object_id,
+                workspace_id=workspace.id,
+                details=summary,
+            )
+            uow.commit()
+
+    def _change(
+        self,
+        actor: Identity,
+        workspace_slug: str,
+        object_id: str,
+        files: Mapping[str, FileSource],
+        remove: frozenset[str] | None,
+        message: str,
+        *,
+        action: str,
+        new: dict[str, str] | None = None,
+        delete: bool = False,
+    ) -> ObjectView:
+        checked = {
+            check_logical_path(path, f"files[{path}]"): source for path, source in files.items()
+        }
+        with self.runtime.database.session() as session:
+            self._workspace(session, actor, workspace_slug, action)
+        prepared: dict[str, PreparedFile] = {}
+        owned: list[PreparedFile] = []
+        try:
+            for path, source in checked.items():
+                if isinstance(source, PreparedFile):
+                    prepared[path] = source
+                else:
+                    made = self.prepare(workspace_slug, source)
+                    owned.append(made)
+                    prepared[path] = made
+            view = self._commit(
+                actor, workspace_slug, object_id, prepared, remove, message, action, new, delete
+            )
+        finally:
+            for made in owned:
+                made.discard()
+        for given in prepared.values():
+            given.discard()  # the store holds its own link now
+        return view
+
+    def _commit(
+        self,
+        actor: Identity,
+        workspace_slug: str,
+        object_id: str,
+        prepared: Mapping[str, PreparedFile],
+        remove: frozenset[str] | None,
+        message: str,
+        action: str,
+        new: dict[str, str] | None,
+        delete: bool,
+    ) -> ObjectView:
+        with UnitOfWork(self.runtime.database) as uow:
+            session = uow.session
+            # Checked again inside the transaction: a role may have changed meanwhile.
+            workspace = self._workspace(session, actor, workspace_slug, action)
+            row = session.scalar(
+                select(StoredObject).where(StoredObject.object_id == object_id).with_for_update()
+            )
+            if new is None:
+                if row is None or row.workspace_id != workspace.id:
+                    raise NotFound(f"No object '{object_id}' in workspace '{workspace.slug}'")
+                current = read_description(self.storage, object_id)
+            else:
+                current = ObjectDescription(
+                    object_id=object_id,
+                    kind=new["kind"],
+                    title=new["title"],
+                    workspace=self.workspace_ref(session, workspace),
+                )
+            if row is not None and row.deleted and not delete:
+                raise PermissionDenied("This object was deleted; restore it before changing it.")
+            if delete:
+                remove = frozenset(current.files)
+            assert remove is not None
+            missing = sorted(path for path in remove if path not in current.files)
+            if missing:
+                raise InvalidInput.on("paths", f"not in the object: {', '.join(missing)}")
+            entries = {
+                path: FileEntry(
+                    size=file.size,
+                    sha256=file.sha256,
+                    media_type=file.media_type or media_type_for(path),
+                    key_id=file.key_id,
+                )
+                for path, file in prepared.items()
+            }
+            description = current.with_files(entries, remove)
+            if delete:
+                description = ObjectDescription(
+                    **{**description.__dict__, "deleted": True}  # type: ignore[arg-type]
+                )
+            changes = Changes.of(
+                {path: file.staged() for path, file in prepared.items()}
+                | {DESCRIPTION_PATH: description.to_bytes()},
+                set(remove),
+            )
+            result = self.storage.create_or_update(
+                object_id, changes, message, ocfl_user(self.runtime, actor)
+            )
+            indexed = index_object(session, self.storage, object_id, workspace, description)
+            if result.changed:
+                event_type = (
+                    EventType.INGESTION
+                    if new is not None
+                    else EventType.DELETION
+                    if delete or (remove and not prepared)
+                    else EventType.MODIFICATION
+                )
+                detail = message
+                self._event(
+                    session, object_id, workspace.id, event_type, result.version, detail, actor
+                )
+                record(
+                    session,
+                    actor,
+                    {
+                        "objects.create": "object.create",
+                        "objects.update": "object.update",
+                        "objects.delete": "object.delete" if delete else "object.remove-files",
+                    }[action],
+                    "object",
+                    object_id,
+                    workspace_id=workspace.id,
+                    details={
+                        "version": result.version,
+                        "added": sorted(prepared),
+                        "removed": sorted(remove),
+                    },
+                )
+            uow.after_commit(lambda: self._after_version(object_id, result.version))
+            uow.commit()
+            return self._view(session, workspace, indexed)
+
+    def _after_version(self, object_id: str, version: str) -> None:
+        """Hook for what follows a new version (replication); see ``heritage.store.replica``."""
+        hooks = getattr(self.runtime, "after_version_hooks", ())
+        for hook in hooks:
+            hook(object_id, version)
+
+    @staticmethod
+    def _event(
+        session: Session,
+        object_id: str,
+        workspace_id: int | None,
+        event_type: EventType,
+        version: str | None,
+        detail: str,
+        actor: Identity,
+        outcome: EventOutcome = EventOutcome.SUCCESS,
+    ) -> None:
+        session.add(
+            PreservationEvent(
+                object_id=object_id,
+                workspace_id=workspace_id,
+                event_type=event_type,
+                outcome=outcome,
+                version=version,
+                detail=detail,
+                agent=actor.label,
+                at=utcnow(),
+            )
+        )
+
+
+def iter_workspace_objects(session: Session, workspace_id: int) -> Iterator[StoredObject]:
+    yield from session.scalars(
+        select(StoredObject).where(StoredObject.workspace_id == workspace_id)
+    )
