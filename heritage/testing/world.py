@@ -13,6 +13,8 @@ the application against that page.
 * ``admin`` is an instance administrator with no memberships.
 * A failed job in ``alpha`` started by ``editor``; a pending invitation to
   ``alpha``. Every person has a web session and an API token.
+* A stored object in ``alpha`` (encrypted) and one in ``gamma``, each holding
+  the file ``notes/page.txt``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from heritage.workspaces.services import WorkspaceService
 
 WORKSPACE_ROLES = ("viewer", "contributor", "editor", "manager", "owner")
 PEOPLE = ("outsider", *WORKSPACE_ROLES, "admin", "inst_member", "inst_admin")
+WORLD_FILE = "notes/page.txt"
 PASSWORD = "correct horse battery staple"  # noqa: S105 - test fixture
 
 
@@ -48,6 +51,8 @@ class World:
     job_id: str = ""
     invitation_secret: str = ""
     invitation_id: int = 0
+    # workspace slug -> uuid of its stored object
+    objects: dict[str, str] = field(default_factory=dict)
 
     def email(self, name: str) -> str:
         return self.people[name].email
@@ -110,4 +115,13 @@ def build_world(runtime: Runtime) -> World:
         session.add(job)
         session.commit()
         world.job_id = job.id
+
+    from heritage.store.services import PreservationService
+
+    preservation = PreservationService(runtime)
+    for slug in ("alpha", "gamma"):
+        view = preservation.create_object(
+            SYSTEM, slug, title=f"{slug.title()} letter", files={WORLD_FILE: b"Dear colleague,"}
+        )
+        world.objects[slug] = view.uuid
     return world

@@ -19,6 +19,7 @@ from heritage.web.routes import (
     api_accounts,
     api_institutions,
     api_misc,
+    api_objects,
     api_workspaces,
     health,
     pages_account,
@@ -26,6 +27,7 @@ from heritage.web.routes import (
     pages_auth,
     pages_institutions,
     pages_jobs,
+    pages_objects,
     pages_workspaces,
 )
 
@@ -43,6 +45,7 @@ ROUTERS = [
     api_accounts.router,
     api_institutions.router,
     api_workspaces.router,
+    api_objects.router,
     api_misc.router,
     pages_auth.router,
     pages_account.router,
@@ -50,6 +53,7 @@ ROUTERS = [
     pages_institutions.router,
     pages_workspaces.router,
     pages_jobs.router,
+    pages_objects.router,
 ]
 
 

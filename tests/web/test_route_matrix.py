@@ -24,7 +24,7 @@ from starlette.routing import Mount
 from heritage.config import load_settings
 from heritage.runtime import Runtime
 from heritage.testing.plugin import TEST_SECRET_KEY
-from heritage.testing.world import World, build_world
+from heritage.testing.world import WORLD_FILE, World, build_world
 from heritage.web import csrf
 from heritage.web.app import create_app
 from heritage.web.context import SESSION_COOKIE
@@ -151,6 +151,15 @@ def stage(
     runtime = Runtime(settings)
     world = build_world(runtime)
     runtime.database.dispose()
+    # The preservation store is part of the world too: purges and deletions change it.
+    store = settings.resolved_storage_root
+    store_snapshot = workdir / "store-snapshot"
+    shutil.copytree(store, store_snapshot, symlinks=True)
+
+    def restore_store() -> None:
+        runtime.storage.wait_for_cleanup()
+        shutil.rmtree(store)
+        shutil.copytree(store_snapshot, store, symlinks=True)
 
     if heritage_postgres is None:
         snapshot = workdir / "world.sqlite3"
@@ -158,6 +167,7 @@ def stage(
 
         def restore() -> None:
             runtime.database.dispose()
+            restore_store()
             for suffix in ("-wal", "-shm"):
                 Path(f"{live}{suffix}").unlink(missing_ok=True)
             shutil.copyfile(snapshot, live)
@@ -168,6 +178,7 @@ def stage(
 
         def restore() -> None:
             runtime.database.dispose()
+            restore_store()
             with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
                 connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{world_db}"'))
@@ -192,6 +203,8 @@ def fill_path(path: str, world: World, person: str | None, workspace: str) -> st
         "user_id": str(world.people[member].user_id),
         "invitation_id": str(world.invitation_id),
         "secret": world.invitation_secret,
+        "object_uuid": world.objects.get(workspace, world.objects["alpha"]),
+        "file_path": WORLD_FILE,
     }
 
     def value(match: re.Match[str]) -> str:

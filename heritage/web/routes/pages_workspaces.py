@@ -60,6 +60,7 @@ ERROR_TITLES = (
 # The workspace's sub-navigation: (key, path suffix, action needed).
 TABS = (
     ("overview", "", "workspace.view"),
+    ("objects", "/objects", "objects.view"),
     ("members", "/members", "workspace.members.view"),
     ("invitations", "/invitations", "workspace.invitations.manage"),
     ("activity", "/activity", "workspace.audit.view"),
