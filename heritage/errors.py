@@ -64,6 +64,17 @@ class PermissionDenied(ServiceError):
     title = "Not allowed"
 
 
+class ContentUnavailable(ServiceError):
+    """Stored content failed an integrity check (damaged, tampered, or its key is missing).
+
+    Not the caller's fault, and never served: the answer names what failed.
+    """
+
+    status = 503
+    kind = "content-unavailable"
+    title = "The stored content failed its integrity check"
+
+
 @dataclass
 class Throttled(ServiceError):
     retry_after_seconds: int = 60

@@ -31,6 +31,9 @@ class FileEntry:
     media_type: str
     # the data key named in the file's header; None for files stored as they are
     key_id: str | None = None
+    # SHA-256 of the encrypted file's header: every chunk is bound to its header, so
+    # this pins the stored file to this path (a swapped file is caught on any read)
+    header_sha256: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -40,6 +43,8 @@ class FileEntry:
         }
         if self.key_id is not None:
             data["encryption"] = {"format": ENCRYPTION_FORMAT, "keyId": self.key_id}
+            if self.header_sha256 is not None:
+                data["encryption"]["headerSha256"] = self.header_sha256
         return data
 
     @classmethod
@@ -51,6 +56,11 @@ class FileEntry:
                 sha256=str(data["sha256"]),
                 media_type=str(data["mediaType"]),
                 key_id=str(encryption["keyId"]) if encryption else None,
+                header_sha256=(
+                    str(encryption["headerSha256"])
+                    if encryption and "headerSha256" in encryption
+                    else None
+                ),
             )
         except (AttributeError, KeyError, TypeError, ValueError) as error:
             raise DescriptionError(f"files[{path!r}]: {error!r}") from None

@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from heritage.errors import InvalidInput
-from heritage.store.crypto import encrypt_stream
+from heritage.store.crypto import encrypt_stream, read_header
 from heritage.store.description import DESCRIPTION_PATH
 from heritage.store.ocfl.hooks import StagedFile
 
@@ -83,6 +83,7 @@ class PreparedFile:
     stored_digests: dict[str, str] = field(default_factory=dict)
     key_id: str | None = None
     media_type: str | None = None
+    header_sha256: str | None = None  # of the HCENC header, for encrypted files
 
     def staged(self) -> StagedFile:
         return StagedFile(self.path, self.stored_digests)
@@ -173,4 +174,11 @@ def prepare_file(
         sha256=sha256,
         stored_digests={"sha512": sink.sha512.hexdigest()},
         key_id=key[0] if key else None,
+        header_sha256=encrypted_header_digest(target) if key else None,
     )
+
+
+def encrypted_header_digest(path: Path) -> str:
+    """SHA-256 (hex) of the HCENC header of an encrypted file."""
+    with path.open("rb") as stream:
+        return read_header(stream).digest.hex()

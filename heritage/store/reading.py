@@ -111,8 +111,25 @@ def open_stored_file(
     stream = storage.read(object_id, path, version)
     reader = None
     try:
-        if entry.key_id is not None:
+        if entry.key_id is None:
+            stream.seek(0, 2)
+            stored_size = stream.tell()
+            stream.seek(0)
+            if stored_size != entry.size:
+                raise ContentDamaged(
+                    f"{object_id}: {path} ({version}) holds {stored_size} bytes, not the "
+                    f"{entry.size} recorded (damaged, replaced or swapped)"
+                )
+        else:
             reader = DecryptingReader(stream, key_lookup)
+            if (
+                entry.header_sha256 is not None
+                and reader.header.digest.hex() != entry.header_sha256
+            ):
+                raise ContentDamaged(
+                    f"{object_id}: the stored file at {path} ({version}) is not the one "
+                    "recorded for that path (replaced or swapped with another file)"
+                )
             if reader.geometry.plaintext_size != entry.size:
                 raise ContentDamaged(
                     f"{object_id}: {path} decrypts to {reader.geometry.plaintext_size} bytes, "

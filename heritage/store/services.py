@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,9 +30,10 @@ from heritage.accounts.identity import Identity
 from heritage.audit.services import record
 from heritage.db.base import utcnow
 from heritage.db.uow import UnitOfWork
-from heritage.errors import InvalidInput, NotFound, PermissionDenied
+from heritage.errors import ContentUnavailable, InvalidInput, NotFound, PermissionDenied
 from heritage.policy import require
 from heritage.runtime import Runtime
+from heritage.store.crypto import CryptoError
 from heritage.store.description import (
     DESCRIPTION_PATH,
     FileEntry,
@@ -51,11 +54,19 @@ from heritage.store.models import (
     StoredFile,
     StoredObject,
 )
-from heritage.store.ocfl import Changes, PathNotFound, User, VersionNotFound
+from heritage.store.ocfl import (
+    Changes,
+    ObjectNotFound,
+    OcflError,
+    PathNotFound,
+    User,
+    VersionNotFound,
+)
 from heritage.store.reading import OpenedFile, open_stored_file
 from heritage.workspaces.models import Workspace
 from heritage.workspaces.services import workspace_target
 
+log = structlog.get_logger(__name__)
 FileSource = bytes | BinaryIO | PreparedFile
 OBJECT_ID_PREFIX = "urn:uuid:"
 MAX_TITLE = 500
@@ -200,7 +211,8 @@ class PreservationService:
         with self.runtime.database.session() as session:
             workspace = self._workspace(session, actor, workspace_slug, "objects.view")
             row = self._object(session, workspace, object_uuid)
-        inventory = self.storage.inventory(row.object_id)
+        with integrity_guard(row.object_id):
+            inventory = self.storage.inventory(row.object_id)
         views: list[VersionView] = []
         previous: dict[str, str] = {}
         for name in inventory.version_names():
@@ -253,24 +265,28 @@ class PreservationService:
         if path == DESCRIPTION_PATH:
             raise NotFound(f"No file '{path}'")
         try:
-            description = read_description(self.storage, row.object_id, version)
-            entry = description.files.get(path)
-            if entry is None:
-                raise NotFound(f"No file '{path}' in {version or 'the current version'}")
-            digest = self.storage.state(row.object_id, version).get(path)
-            return open_stored_file(
-                self.storage,
-                row.object_id,
-                path,
-                version or row.head_version,
-                entry,
-                digest or "",
-                self.runtime.keyring.data_key,
-            )
+            with integrity_guard(row.object_id):
+                return self._open(row, path, version)
         except VersionNotFound:
             raise NotFound(f"No version '{version}'") from None
         except PathNotFound:
             raise NotFound(f"No file '{path}' in {version or 'the current version'}") from None
+
+    def _open(self, row: StoredObject, path: str, version: str | None) -> OpenedFile:
+        description = read_description(self.storage, row.object_id, version)
+        entry = description.files.get(path)
+        if entry is None:
+            raise NotFound(f"No file '{path}' in {version or 'the current version'}")
+        digest = self.storage.state(row.object_id, version).get(path)
+        return open_stored_file(
+            self.storage,
+            row.object_id,
+            path,
+            version or row.head_version,
+            entry,
+            digest or "",
+            self.runtime.keyring.data_key,
+        )
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -480,6 +496,7 @@ class PreservationService:
                     sha256=file.sha256,
                     media_type=file.media_type or media_type_for(path),
                     key_id=file.key_id,
+                    header_sha256=file.header_sha256,
                 )
                 for path, file in prepared.items()
             }
@@ -559,6 +576,22 @@ class PreservationService:
                 at=utcnow(),
             )
         )
+
+
+@contextmanager
+def integrity_guard(object_id: str) -> Iterator[None]:
+    """Integrity failures of stored content become :class:`ContentUnavailable`, named."""
+    try:
+        yield
+    except (VersionNotFound, PathNotFound, ObjectNotFound):
+        raise
+    except (CryptoError, OcflError) as error:
+        log.error("stored content failed an integrity check", object=object_id, error=str(error))
+        raise ContentUnavailable(
+            f"{object_id}: {type(error).__name__}: {error}. The content is not served; "
+            "an administrator can check it with `heritage verify` and repair it from a "
+            "replica or backup."
+        ) from None
 
 
 def iter_workspace_objects(session: Session, workspace_id: int) -> Iterator[StoredObject]:

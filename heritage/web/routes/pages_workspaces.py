@@ -53,6 +53,7 @@ ERROR_TITLES = (
     N_("Sign-in failed"),
     N_("Not allowed"),
     N_("Too many attempts"),
+    N_("The stored content failed its integrity check"),
     N_("Method not allowed"),
     N_("Something went wrong on our side"),
 )
