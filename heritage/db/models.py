@@ -6,6 +6,7 @@ from heritage.db.base import Base
 from heritage.institutions.models import Institution, InstitutionMembership
 from heritage.jobs.models import Job
 from heritage.store.models import PreservationEvent, StoredFile, StoredObject, WorkspaceKey
+from heritage.uploads.models import Upload
 from heritage.workspaces.models import Invitation, Workspace, WorkspaceMembership
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "PreservationEvent",
     "StoredFile",
     "StoredObject",
+    "Upload",
     "User",
     "WebSession",
     "Workspace",

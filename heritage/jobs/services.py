@@ -26,7 +26,7 @@ from heritage.workspaces.models import Role, WorkspaceMembership
 log = structlog.get_logger(__name__)
 
 # Modules whose job kinds every process knows; capabilities add theirs here.
-JOB_MODULES = ["heritage.audit.jobs"]
+JOB_MODULES = ["heritage.audit.jobs", "heritage.uploads.jobs"]
 
 
 def load_job_kinds() -> None:

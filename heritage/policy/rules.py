@@ -115,6 +115,12 @@ RULES: dict[str, Rule] = {
         # Background jobs.
         _rule("jobs.list", _I, "List one's own jobs", G.SIGNED_IN),
         _rule("job.view", _J, "See a job's progress and errors", G.CREATOR, G.CONTRIBUTOR),
+        _rule(
+            "uploads.create",
+            _W,
+            "Upload files in resumable pieces (tus); continue only one's own uploads",
+            G.CONTRIBUTOR,
+        ),
         _rule("job.retry", _J, "Retry a failed job", G.CREATOR, G.MANAGER),
     ]
 }

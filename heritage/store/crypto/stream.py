@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from heritage.store.crypto.errors import Corrupted, MissingKey, TamperedChunk, Truncated
 from heritage.store.crypto.format import (
@@ -226,6 +227,80 @@ class EncryptingWriter:
 
     def _release(self) -> None:
         self._pending = self._sealed = memoryview(b"")
+
+
+class SizedEncryptor:
+    """Seals the chunks of a file whose plaintext length is known before it is written.
+
+    For resumable uploads: knowing the length, every chunk before the last is sealed as
+    not-final as soon as it is full, so what is on disk is valid chunk by chunk and an
+    interrupted file can be continued later, even by another process, from its header
+    and its number of sealed chunks (:meth:`resume`). The output is the same format as
+    :class:`EncryptingWriter`'s. Callers hand in whole chunks; sealing is pure (no I/O),
+    so chunks can be sealed in one thread and written in another.
+    """
+
+    def __init__(self, header: Header, content: AESGCM, plaintext_size: int) -> None:
+        if plaintext_size < 0:
+            raise ValueError("the plaintext size cannot be negative")
+        self.header = header
+        self.geometry = Geometry(header.size, header.chunk_size, plaintext_size)
+        self._aead = content
+        self._header_digest = header.digest
+
+    @classmethod
+    def create(
+        cls, key: bytes, key_id: str, plaintext_size: int, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> SizedEncryptor:
+        """A new file: write ``header.raw`` first, then the sealed chunks, then :meth:`trailer`."""
+        header, keys = Header.create(key, key_id, chunk_size)
+        return cls(header, keys.content, plaintext_size)
+
+    @classmethod
+    def resume(cls, key: bytes, header: Header, plaintext_size: int) -> SizedEncryptor:
+        """Continue a file begun with :meth:`create`; checks ``key`` against the header."""
+        return cls(header, header.open(key).content, plaintext_size)
+
+    @property
+    def chunk_size(self) -> int:
+        return self.header.chunk_size
+
+    def sealed_prefix(self, stored_size: int) -> int:
+        """How many whole chunks a part file of ``stored_size`` bytes holds, never counting
+        the final chunk (written only with the trailer); bytes past them are a torn write."""
+        body = max(0, stored_size - self.header.size)
+        return min(body // (self.chunk_size + TAG_SIZE), self.geometry.last_index)
+
+    def seal(self, index: int, plaintext: BytesLike, out: memoryview) -> memoryview:
+        """Encrypt chunk ``index`` into ``out`` (at least ``len(plaintext) + 16`` bytes);
+        final exactly when ``index`` is the last chunk the plaintext size implies."""
+        if not 0 <= index <= self.geometry.last_index:
+            raise ValueError(f"chunk {index} is past the end of the file")
+        if len(plaintext) != self.geometry.plaintext_length(index):
+            raise ValueError(
+                f"chunk {index} must hold {self.geometry.plaintext_length(index)} bytes, "
+                f"not {len(plaintext)}"
+            )
+        final = index == self.geometry.last_index
+        sealed = out[: len(plaintext) + TAG_SIZE]
+        aad = chunk_aad(self._header_digest, index, final)
+        self._aead.encrypt_into(chunk_nonce(self.header, index), plaintext, aad, sealed)
+        return sealed
+
+    def open(self, index: int, stored: BytesLike) -> bytes:
+        """Decrypt and authenticate sealed chunk ``index`` (re-hashing a part file)."""
+        final = index == self.geometry.last_index
+        try:
+            return self._aead.decrypt(
+                chunk_nonce(self.header, index),
+                bytes(stored),
+                chunk_aad(self._header_digest, index, final),
+            )
+        except InvalidTag:
+            raise TamperedChunk(index) from None
+
+    def trailer(self) -> bytes:
+        return encode_trailer(self.geometry.plaintext_size)
 
 
 def encrypt_stream(
