@@ -29,6 +29,10 @@ log = structlog.get_logger(__name__)
 JOB_MODULES = ["heritage.audit.jobs", "heritage.uploads.jobs"]
 
 
+# A scheduled job still queued after this long is taken for lost: the schedule enqueues anew.
+SCHEDULED_JOB_STALE_DAYS = 2
+
+
 def load_job_kinds() -> None:
     for module in JOB_MODULES:
         importlib.import_module(module)

@@ -27,6 +27,7 @@ from heritage.store.ocfl.fsops import (
     rename_no_replace,
     write_file,
 )
+from heritage.store.ocfl.hooks import VersionSigner
 from heritage.store.ocfl.inventory import INVENTORY_NAME, Inventory, sidecar_name, sidecar_text
 
 OBJECT_DECLARATION = "0=ocfl_object_1.1"
@@ -88,11 +89,14 @@ def build_object(
     target: Path,
     inventory: Inventory,
     new_content: Mapping[str, Path],
+    signer: VersionSigner | None = None,
 ) -> None:
     """Create the complete, durable object root for ``inventory`` at ``target`` (must not exist).
 
     ``new_content`` maps content paths of the new version to files already on
-    disk in the same file system; they are moved, not copied.
+    disk in the same file system; they are moved, not copied. ``signer``'s
+    files go into ``extensions/<its name>/`` of this same tree, so a version
+    and its signature become visible together or not at all.
     """
     os.mkdir(target)
     directories = [target]
@@ -124,8 +128,52 @@ def build_object(
         for name, content in pair:  # the sidecar last (OCFL E062)
             write_file(directory / name, content, fsync=False)
             files.append(directory / name)
+    if signer is not None:
+        signed = signer.sign_version(inventory.id, inventory.head, data)
+        files += _write_extension_files(target, signer.extension_name, signed, directories)
     # deepest directories first, so each parent is synced after the entries below it
     make_durable(files, directories[::-1], anchor=target)
+
+
+def _plain_name(name: object) -> bool:
+    return (
+        isinstance(name, str)
+        and name not in ("", ".", "..")
+        and "/" not in name
+        and "\\" not in name
+        and "\x00" not in name
+    )
+
+
+def _write_extension_files(
+    target: Path, extension: str, contents: Mapping[str, bytes], directories: list[Path]
+) -> list[Path]:
+    """Write a signer's files into ``target/extensions/<extension>/``; the files written.
+
+    Files of earlier versions arrive as hard links to the live tree; one the
+    signer rewrites (its config.json) is unlinked first, so the live tree keeps
+    its own copy until the swap.
+    """
+    if not _plain_name(extension):
+        raise ValueError(f"extension name {extension!r} must be a plain directory name")
+    bad = [name for name in contents if not _plain_name(name)]
+    if bad:
+        raise ValueError(f"signer file names must be plain names, not {bad!r}")
+    written: list[Path] = []
+    parent = target / "extensions"
+    for directory in (parent, parent / extension):
+        if not directory.exists():
+            os.mkdir(directory)
+            directories.append(directory)
+    for name, content in sorted(contents.items()):
+        path = parent / extension / name
+        if path.exists():
+            if path.read_bytes() == content:
+                continue
+            path.unlink()
+        write_file(path, content, fsync=False)
+        written.append(path)
+    return written
 
 
 def swap_in(new_root: Path, live_root: Path, work: Path) -> None:

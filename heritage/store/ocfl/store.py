@@ -71,14 +71,16 @@ from heritage.store.ocfl.fsops import (
     try_lock_directory,
     write_file,
 )
-from heritage.store.ocfl.hooks import StagedFile
+from heritage.store.ocfl.hooks import StagedFile, VersionSigner
 from heritage.store.ocfl.inventory import (
+    CONTENT_PATH_CODES,
     INVENTORY_NAME,
     Inventory,
     User,
     Version,
     parse_inventory,
     parse_sidecar,
+    path_problem,
     sidecar_name,
 )
 from heritage.store.ocfl.layouts import (
@@ -157,7 +159,9 @@ class StorageRoot:
     ``layout`` names the storage layout extension for ``initialize()`` (an alias
     such as ``"0004"`` works too); ``open()`` uses the layout the root declares
     and refuses a different explicit one. Instances are safe to share between
-    threads; several processes may use the same root at once.
+    threads; several processes may use the same root at once. With a ``signer``
+    every committed version is signed (``hooks.VersionSigner``); imported
+    objects are left exactly as they came.
     """
 
     def __init__(
@@ -165,11 +169,14 @@ class StorageRoot:
         path: str | os.PathLike[str],
         layout: str | None = None,
         layout_config: Mapping[str, Any] | None = None,
+        *,
+        signer: VersionSigner | None = None,
     ) -> None:
         self.path = Path(path)
         self._layout_name = layout
         self._layout_config = layout_config
         self._layout: StorageLayout | None = None
+        self.signer = signer
 
     # --- set-up -------------------------------------------------------------------------------
 
@@ -392,14 +399,16 @@ class StorageRoot:
                 if head is None:
                     staged = work / "new"
                     parents = _stage_parents(staged, parts)
-                    build_object(None, staged.joinpath(*parts), plan.inventory, content)
+                    build_object(
+                        None, staged.joinpath(*parts), plan.inventory, content, self.signer
+                    )
                     make_durable([], parents, anchor=staged)
                     try:
                         place_new(staged, self.path, parts)
                     except FileExistsError:
                         raise ObjectExists(f"object {object_id!r} appeared meanwhile") from None
                 else:
-                    build_object(live, work / "new", plan.inventory, content)
+                    build_object(live, work / "new", plan.inventory, content, self.signer)
                     swap_in(work / "new", live, work)
             return CommitResult(object_id, plan.inventory.head, changed=True)
 
@@ -433,6 +442,72 @@ class StorageRoot:
                 place_new(staged, self.path, parts)
             except FileExistsError:
                 raise ObjectExists(f"object {object_id!r} appeared meanwhile") from None
+
+    # --- raw access (fixity audits, verification, repair from a replica) --------------------
+
+    def object_files(self, object_id: str) -> list[str]:
+        """Every file of the object, as paths relative to its root with ``/``, sorted.
+
+        Nothing is checked: a damaged object is listed as it is, for verification.
+        """
+        root = self.object_root(object_id)
+        for _ in range(5):
+            try:
+                root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+            except FileNotFoundError:
+                raise ObjectNotFound(f"no object {object_id!r}") from None
+            try:
+                return sorted(_walk_files(root_fd))
+            except FileNotFoundError:
+                continue  # the tree was swapped out and deleted under us: look again
+            finally:
+                os.close(root_fd)
+        raise CorruptObject(f"{object_id}: the object changed too often to be listed")
+
+    def open_stored(self, object_id: str, relative_path: str) -> BinaryIO:
+        """The stored bytes of one file of the object, as they are on disk; the caller closes it.
+
+        No inventory check is made here: this is what verification reads.
+        """
+        _check_stored_path(relative_path)
+        root = self.object_root(object_id)
+        try:
+            root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:
+            raise ObjectNotFound(f"no object {object_id!r}") from None
+        try:
+            fd = _open_below(root_fd, relative_path)
+        except (FileNotFoundError, NotADirectoryError):
+            raise PathNotFound(f"{object_id} has no file {relative_path!r}") from None
+        except OSError as error:
+            if error.errno != errno.ELOOP:
+                raise
+            raise CorruptObject(f"{object_id}: {relative_path} is a symbolic link") from None
+        finally:
+            os.close(root_fd)
+        return os.fdopen(fd, "rb")
+
+    def restore_stored(self, object_id: str, relative_path: str, stream: BinaryIO) -> None:
+        """Rewrite one existing stored file byte for byte (repair from a verified replica).
+
+        The new bytes are written and fsynced in a work directory, then renamed
+        over the damaged file under the object's lock, so readers see the old
+        or the new file, never a partial one, and no commit runs meanwhile.
+        """
+        _check_stored_path(relative_path)
+        with self._work_dir() as work:
+            replacement = work / "restored"
+            copy_and_hash(stream, replacement, (), fsync=True)
+            with self._object_lock(object_id):
+                live = self.object_root(object_id)
+                if not live.is_dir():
+                    raise ObjectNotFound(f"no object {object_id!r}")
+                target = live / relative_path
+                if not target.is_file() or target.is_symlink():
+                    raise PathNotFound(f"{object_id} has no file {relative_path!r}")
+                os.chmod(replacement, target.stat().st_mode & 0o777)
+                os.rename(replacement, target)
+                fsync_path(target.parent)
 
     @contextmanager
     def _work_dir(self) -> Iterator[Path]:
@@ -578,6 +653,34 @@ def _link_staged(staged: StagedFile, file: Path, algorithm: str) -> str:
         return digests[algorithm]
     known = staged.digests.get(algorithm)
     return known if known is not None else digest_file(file, algorithm)
+
+
+def _check_stored_path(relative_path: str) -> None:
+    """Refuse absolute paths and ``..``: raw access never leaves the object root."""
+    problem = path_problem(relative_path, CONTENT_PATH_CODES)
+    if problem is not None:
+        raise ValueError(f"stored path {relative_path!r} {problem[1]}")
+
+
+def _open_below(root_fd: int, relative_path: str) -> int:
+    """Open a file below a directory fd, following no symbolic link on the way."""
+    parts = relative_path.split("/")
+    directory = os.dup(root_fd)
+    try:
+        for part in parts[:-1]:
+            child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=directory)
+            os.close(directory)
+            directory = child
+        return os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW, dir_fd=directory)
+    finally:
+        os.close(directory)
+
+
+def _walk_files(root_fd: int) -> Iterator[str]:
+    for directory, _, files, _ in os.fwalk(".", dir_fd=root_fd):
+        prefix = "" if directory == "." else directory[2:] + "/"
+        for name in files:
+            yield prefix + name
 
 
 def _version(inventory: Inventory, version: str | None) -> Version:
