@@ -16,6 +16,7 @@ from heritage.accounts.identity import SYSTEM
 from heritage.accounts.services import AccountService
 from heritage.audit.services import verify_chain
 from heritage.cli.common import console, fail, open_runtime, service_errors
+from heritage.cli.verify import verify as verify_command
 from heritage.institutions.services import InstitutionService
 from heritage.jobs.models import JobStatus
 from heritage.jobs.services import JobService
@@ -418,6 +419,10 @@ def db_status() -> None:
     console.print(f"current {current or '(empty)'}, latest {head}")
     if current != head:
         raise typer.Exit(1)
+
+
+# -- preservation ---------------------------------------------------------------------------
+app.command("verify")(verify_command)
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ GROUPS = {
     "serve",
     "demo",
     "worker",
+    "verify",
     "admin",
     "user",
     "token",
