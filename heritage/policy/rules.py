@@ -51,6 +51,12 @@ RULES: dict[str, Rule] = {
     for rule in [
         # Open to everybody: health checks, sign-in, documentation, static files.
         _rule("public", _I, "Health checks, sign-in page, API documentation", G.ANYONE),
+        _rule(
+            "instance.signing_keys",
+            _I,
+            "Read the public keys that sign the instance's stored versions",
+            G.ANYONE,
+        ),
         _rule("session.create", _I, "Sign in", G.ANYONE),
         _rule("session.delete", _I, "Sign out", G.SIGNED_IN),
         # Own account.

@@ -75,21 +75,27 @@ def check_logical_path(path: str, field_name: str = "path") -> str:
 
 @dataclass(frozen=True)
 class PreparedFile:
-    """A file in its stored form (encrypted with ``key_id``, or as it is) on local disk."""
+    """A file in its stored form (encrypted with ``key_id``, or as it is): on local disk
+    at ``path``, or, for small files, in memory as ``data``."""
 
-    path: Path
+    path: Path | None
     size: int  # of the original
     sha256: str  # of the original
     stored_digests: dict[str, str] = field(default_factory=dict)
     key_id: str | None = None
     media_type: str | None = None
     header_sha256: str | None = None  # of the HCENC header, for encrypted files
+    data: bytes | None = None
 
-    def staged(self) -> StagedFile:
+    def staged(self) -> StagedFile | bytes:
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
         return StagedFile(self.path, self.stored_digests)
 
     def discard(self) -> None:
-        self.path.unlink(missing_ok=True)
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
 
 
 class _HashingFile:
@@ -134,6 +140,28 @@ class _HashingReader(io.RawIOBase):
         return count
 
 
+SMALL_FILE = 4 * 1024 * 1024  # prepared in memory: metadata versions need no temporary file
+
+
+def prepare_bytes(data: bytes, key: tuple[str, bytes] | None) -> PreparedFile:
+    """The stored form of a small file, in memory."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    if key is None:
+        return PreparedFile(None, len(data), sha256, {}, None, data=data)
+    sink = io.BytesIO()
+    encrypt_stream(io.BytesIO(data), sink, key[1], key[0])
+    stored = sink.getvalue()
+    return PreparedFile(
+        None,
+        len(data),
+        sha256,
+        {"sha512": hashlib.sha512(stored).hexdigest()},
+        key[0],
+        header_sha256=read_header(io.BytesIO(stored)).digest.hex(),
+        data=stored,
+    )
+
+
 def prepare_file(
     source: bytes | BinaryIO,
     directory: Path,
@@ -141,7 +169,16 @@ def prepare_file(
     *,
     expected_sha256: str | None = None,
 ) -> PreparedFile:
-    """Write ``source`` in its stored form into a new file in ``directory``."""
+    """Write ``source`` in its stored form into a new file in ``directory`` (small byte
+    strings stay in memory). Not fsynced: the commit makes what it links in durable."""
+    if isinstance(source, bytes) and len(source) <= SMALL_FILE:
+        prepared = prepare_bytes(source, key)
+        if expected_sha256 is not None and prepared.sha256 != expected_sha256.lower():
+            raise InvalidInput.on(
+                "sha256",
+                f"the file's SHA-256 is {prepared.sha256}, not the {expected_sha256} announced",
+            )
+        return prepared
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"prepared-{uuid.uuid4().hex}"
     stream: BinaryIO = io.BytesIO(source) if isinstance(source, bytes) else source
@@ -156,7 +193,6 @@ def prepare_file(
             buffer = memoryview(bytearray(BLOCK))
             while count := reader.readinto(buffer):
                 sink.write(buffer[:count])
-        os.fsync(fd)
     except BaseException:
         os.close(fd)
         target.unlink(missing_ok=True)

@@ -67,6 +67,15 @@ class WorkspaceKeyring:
             self._manager = open_key_manager(self.settings)
         return self._manager
 
+    def existing_key(self, session: Session, workspace: Workspace) -> tuple[str, bytes] | None:
+        """The workspace's key id and data key, or None when it has none yet."""
+        key_id = key_id_for(workspace)
+        cached = self._cache.get(key_id)
+        if cached is not None:
+            return key_id, cached
+        row = session.get(WorkspaceKey, key_id)
+        return None if row is None else (key_id, self._unwrap(row))
+
     def ensure_key(self, session: Session, workspace: Workspace) -> tuple[str, bytes]:
         """The workspace's key id and data key, creating (and flushing) the key if new."""
         key_id = key_id_for(workspace)

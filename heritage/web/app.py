@@ -30,6 +30,7 @@ from heritage.web.routes import (
     pages_jobs,
     pages_objects,
     pages_workspaces,
+    wellknown,
 )
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -56,6 +57,7 @@ ROUTERS = [
     pages_workspaces.router,
     pages_jobs.router,
     pages_objects.router,
+    wellknown.router,
 ]
 
 

@@ -12,6 +12,7 @@ new version never alters the history it records (OCFL E066, W011).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -297,7 +298,17 @@ def _parse_version(name: str, value: object, manifest: Mapping[str, list[str]]) 
 
 
 def parse_inventory(data: bytes) -> Inventory:
-    """Parse inventory bytes; raises InventoryError carrying the OCFL code on the first problem."""
+    """Parse inventory bytes; raises InventoryError carrying the OCFL code on the first problem.
+
+    Results are cached by content: a commit reads the same inventory several times,
+    and checking every path of a long history each time dominated commit time.
+    Callers must treat the returned inventory as read-only (every writer copies it).
+    """
+    return _parse_inventory_cached(bytes(data))
+
+
+@functools.lru_cache(maxsize=128)
+def _parse_inventory_cached(data: bytes) -> Inventory:
     try:
         raw = orjson.loads(data)  # rejects invalid UTF-8 as well as invalid JSON
     except orjson.JSONDecodeError as exc:
