@@ -12,6 +12,7 @@ it (see ``docs/storage.md``).
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -82,9 +83,20 @@ class WorkspaceRef:
         }
 
 
+def uuid_for(object_id: str) -> str:
+    """The uuid that names an object in URLs: its own for ``urn:uuid:`` ids, else derived."""
+    if object_id.startswith("urn:uuid:"):
+        try:
+            return str(uuid.UUID(object_id[9:]))
+        except ValueError:
+            pass
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, object_id))
+
+
 @dataclass(frozen=True)
 class ObjectDescription:
     object_id: str
+    uuid: str
     kind: str
     title: str
     workspace: WorkspaceRef
@@ -102,6 +114,7 @@ class ObjectDescription:
         data = {
             "format": DESCRIPTION_FORMAT,
             "id": self.object_id,
+            "uuid": self.uuid,
             "kind": self.kind,
             "title": self.title,
             "workspace": self.workspace.to_json(),
@@ -119,6 +132,7 @@ class ObjectDescription:
             workspace = data["workspace"]
             return cls(
                 object_id=str(data["id"]),
+                uuid=str(data.get("uuid") or uuid_for(str(data["id"]))),
                 kind=str(data["kind"]),
                 title=str(data.get("title", "")),
                 workspace=WorkspaceRef(

@@ -71,6 +71,7 @@ def index_object(
         row = StoredObject(object_id=object_id, created_at=first.created_at)
         session.add(row)
     row.workspace_id = workspace.id
+    row.uuid = description.uuid
     row.kind = description.kind
     row.title = description.title
     row.head_version = inventory.head

@@ -60,6 +60,8 @@ class StoredObject(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     object_id: Mapped[str] = mapped_column(String(200), unique=True)
+    # names the object in URLs; the OCFL id of an imported object can be anything
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
     workspace_id: Mapped[int] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
     )

@@ -16,21 +16,24 @@ index back in line.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from heritage.accounts.identity import Identity
+from heritage.accounts.identity import SYSTEM, Identity
 from heritage.audit.services import record
 from heritage.db.base import utcnow
 from heritage.db.uow import UnitOfWork
 from heritage.errors import ContentUnavailable, InvalidInput, NotFound, PermissionDenied
+from heritage.jobs.services import JobService
 from heritage.policy import require
 from heritage.runtime import Runtime
 from heritage.store.crypto import CryptoError
@@ -39,6 +42,7 @@ from heritage.store.description import (
     FileEntry,
     ObjectDescription,
     WorkspaceRef,
+    uuid_for,
 )
 from heritage.store.index import index_object, read_description
 from heritage.store.ingest import (
@@ -91,7 +95,7 @@ class ObjectView:
 
     @property
     def uuid(self) -> str:
-        return self.row.object_id.removeprefix(OBJECT_ID_PREFIX)
+        return self.row.uuid
 
 
 @dataclass(frozen=True)
@@ -130,15 +134,27 @@ class PreservationService:
         return workspace
 
     def _object(self, session: Session, workspace: Workspace, object_uuid: str) -> StoredObject:
-        object_id = object_id_for(parse_object_uuid(object_uuid))
         row = session.scalar(
             select(StoredObject).where(
-                StoredObject.object_id == object_id, StoredObject.workspace_id == workspace.id
+                StoredObject.uuid == parse_object_uuid(object_uuid),
+                StoredObject.workspace_id == workspace.id,
             )
         )
         if row is None:
             raise NotFound(f"No object '{object_uuid}' in workspace '{workspace.slug}'")
         return row
+
+    def _object_id(self, object_uuid: str) -> str:
+        """The OCFL id of the object with this uuid (imported objects keep foreign ids)."""
+        with self.runtime.database.session() as session:
+            object_id = session.scalar(
+                select(StoredObject.object_id).where(
+                    StoredObject.uuid == parse_object_uuid(object_uuid)
+                )
+            )
+        if object_id is None:
+            raise NotFound(f"No object '{object_uuid}'")
+        return object_id
 
     def _view(self, session: Session, workspace: Workspace, row: StoredObject) -> ObjectView:
         files = list(
@@ -312,7 +328,8 @@ class PreservationService:
             raise InvalidInput.on("title", f"longer than {MAX_TITLE} characters")
         with self.runtime.database.session() as session:
             self._workspace(session, actor, workspace_slug, "objects.create")
-        object_id = object_id_for(str(uuid.uuid4()))
+        object_uuid = str(uuid.uuid4())
+        object_id = object_id_for(object_uuid)
         return self._change(
             actor,
             workspace_slug,
@@ -321,7 +338,7 @@ class PreservationService:
             frozenset(),
             message,
             action="objects.create",
-            new={"title": title, "kind": kind},
+            new={"title": title, "kind": kind, "uuid": object_uuid},
         )
 
     def add_files(
@@ -334,7 +351,7 @@ class PreservationService:
     ) -> ObjectView:
         if not files:
             raise InvalidInput.on("files", "no files given")
-        object_id = object_id_for(parse_object_uuid(object_uuid))
+        object_id = self._object_id(object_uuid)
         names = ", ".join(sorted(files))
         return self._change(
             actor,
@@ -357,7 +374,7 @@ class PreservationService:
         if not paths:
             raise InvalidInput.on("paths", "no files given")
         checked = frozenset(check_logical_path(p) for p in paths)
-        object_id = object_id_for(parse_object_uuid(object_uuid))
+        object_id = self._object_id(object_uuid)
         return self._change(
             actor,
             workspace_slug,
@@ -372,7 +389,7 @@ class PreservationService:
         self, actor: Identity, workspace_slug: str, object_uuid: str, message: str = ""
     ) -> ObjectView:
         """A new version without any file, marked deleted; every earlier version stays."""
-        object_id = object_id_for(parse_object_uuid(object_uuid))
+        object_id = self._object_id(object_uuid)
         return self._change(
             actor,
             workspace_slug,
@@ -383,6 +400,81 @@ class PreservationService:
             action="objects.delete",
             delete=True,
         )
+
+    def import_ocfl(
+        self, actor: Identity, workspace_slug: str, source: Path, *, title: str = ""
+    ) -> ObjectView:
+        """Import an OCFL object from another repository (Fedora 6, another OCFL tool).
+
+        Validated first: any OCFL error refuses it with :class:`ImportRefused`
+        naming the codes. Accepted objects keep their id, versions and digests;
+        one more version adds the object description (``.heritage/object.json``),
+        so the workspace, title and each file's SHA-256 travel with the object.
+        """
+        from heritage.store.ocfl.validate import import_object
+
+        with self.runtime.database.session() as session:
+            self._workspace(session, actor, workspace_slug, "objects.create")
+        result = import_object(source, self.storage)
+        object_id = result.object_id
+        try:
+            state = self.storage.state(object_id)
+            if DESCRIPTION_PATH in state:
+                raise InvalidInput.on(
+                    "source", f"the object already holds {DESCRIPTION_PATH}, which is reserved"
+                )
+            files: dict[str, FileEntry] = {}
+            for path in sorted(state):
+                hasher, size = hashlib.sha256(), 0
+                with self.storage.read(object_id, path) as stream:
+                    while block := stream.read(1024 * 1024):
+                        hasher.update(block)
+                        size += len(block)
+                files[path] = FileEntry(size, hasher.hexdigest(), media_type_for(path))
+            with UnitOfWork(self.runtime.database) as uow:
+                workspace = self._workspace(uow.session, actor, workspace_slug, "objects.create")
+                description = ObjectDescription(
+                    object_id=object_id,
+                    uuid=uuid_for(object_id),
+                    kind="imported",
+                    title=title.strip()[:MAX_TITLE] or object_id,
+                    workspace=self.workspace_ref(uow.session, workspace),
+                    files=files,
+                )
+                commit = self.storage.create_or_update(
+                    object_id,
+                    Changes.of({DESCRIPTION_PATH: description.to_bytes()}),
+                    "Imported into Heritage Cloud",
+                    ocfl_user(self.runtime, actor),
+                )
+                row = index_object(uow.session, self.storage, object_id, workspace, description)
+                warnings = "; ".join(f"{w.code} {w.message}" for w in result.warnings)
+                self._event(
+                    uow.session,
+                    object_id,
+                    workspace.id,
+                    EventType.INGESTION,
+                    commit.version,
+                    f"imported from {source.name} at {result.head}"
+                    + (f" (validator warnings: {warnings})" if warnings else ""),
+                    actor,
+                    EventOutcome.WARNING if result.warnings else EventOutcome.SUCCESS,
+                )
+                record(
+                    uow.session,
+                    actor,
+                    "object.import",
+                    "object",
+                    object_id,
+                    workspace_id=workspace.id,
+                    details={"source": source.name, "versions": result.head},
+                )
+                uow.commit()
+                return self._view(uow.session, workspace, row)
+        except BaseException:
+            # an import that could not be recorded must not stay half-done in the store
+            self.storage.purge(object_id)
+            raise
 
     def purge(self, actor: Identity, workspace_slug: str, object_uuid: str, reason: str) -> None:
         """Remove the object and its whole history from the store. Administrators only."""
@@ -401,6 +493,7 @@ class PreservationService:
             }
             uow.session.delete(row)
             self.storage.purge(object_id)
+            self._replicate(uow, object_id, workspace.id)  # the replica lets it go too
             self._event(
                 uow.session,
                 object_id,
@@ -485,6 +578,7 @@ class PreservationService:
             else:
                 current = ObjectDescription(
                     object_id=object_id,
+                    uuid=new["uuid"],
                     kind=new["kind"],
                     title=new["title"],
                     workspace=self.workspace_ref(session, workspace),
@@ -550,15 +644,23 @@ class PreservationService:
                         "removed": sorted(remove),
                     },
                 )
-            uow.after_commit(lambda: self._after_version(object_id, result.version))
+            if result.changed:
+                self._replicate(uow, object_id, workspace.id)
             uow.commit()
             return self._view(session, workspace, indexed)
 
-    def _after_version(self, object_id: str, version: str) -> None:
-        """Hook for what follows a new version (replication); see ``heritage.store.replica``."""
-        hooks = getattr(self.runtime, "after_version_hooks", ())
-        for hook in hooks:
-            hook(object_id, version)
+    def _replicate(self, uow: UnitOfWork, object_id: str, workspace_id: int) -> None:
+        """Have the replica follow: a ``store.replicate`` job, queued once this commits."""
+        if not self.runtime.settings.replica_root:
+            return
+        JobService(self.runtime).enqueue(
+            SYSTEM,
+            "store.replicate",
+            {"object_id": object_id},
+            title=f"Replicate {object_id}",
+            workspace_id=workspace_id,
+            uow=uow,
+        )
 
     @staticmethod
     def _event(

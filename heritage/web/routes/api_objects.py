@@ -95,7 +95,7 @@ def object_out(
     row: StoredObject, workspace: str, files: list[StoredFile] | None = None
 ) -> ObjectOut:
     return ObjectOut(
-        id=row.object_id.removeprefix("urn:uuid:"),
+        id=row.uuid,
         object_id=row.object_id,
         workspace=workspace,
         title=row.title,

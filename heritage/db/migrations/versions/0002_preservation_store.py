@@ -76,6 +76,7 @@ def upgrade() -> None:
         "stored_objects",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("object_id", sa.String(length=200), nullable=False),
+        sa.Column("uuid", sa.String(length=36), nullable=False),
         sa.Column("workspace_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("title", sa.String(length=500), nullable=False),
@@ -102,6 +103,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stored_objects")),
         sa.UniqueConstraint("object_id", name=op.f("uq_stored_objects_object_id")),
+        sa.UniqueConstraint("uuid", name=op.f("uq_stored_objects_uuid")),
     )
     with op.batch_alter_table("stored_objects", schema=None) as batch_op:
         batch_op.create_index(
