@@ -32,6 +32,7 @@ from heritage.errors import InvalidInput, NotFound, PermissionDenied, ServiceErr
 from heritage.jobs.models import Job
 from heritage.policy import require
 from heritage.runtime import Runtime
+from heritage.store.crypto import CryptoError
 from heritage.store.ingest import PreparedFile, check_logical_path
 from heritage.store.services import PreservationService, parse_object_uuid
 from heritage.uploads.models import Upload, UploadStatus
@@ -303,6 +304,12 @@ class UploadService:
             part = PartFile.open(self.part_path(upload_id), upload.length, data_key, lock)
         except FileNotFoundError:
             raise UploadGone("The upload's data is gone; start it again.") from None
+        except CryptoError as error:
+            # Re-reading the part file authenticates it: damage is not carried on.
+            self._fail(upload_id, f"the part file is damaged: {error}")
+            raise UploadGone(
+                f"The upload's stored part is damaged ({error}); start it again."
+            ) from None
         if part.state.offset != upload.offset:
             # The file held less than recorded (it was damaged or restored): it wins.
             self._record_offset(upload_id, part.state.offset)
