@@ -29,7 +29,6 @@ from heritage.store.ocfl import (
 )
 from heritage.store.ocfl import commit as commit_module
 from heritage.store.ocfl import store as store_module
-from heritage.store.ocfl.fsops import AtomicSwapUnsupported
 from heritage.store.ocfl.layouts import LayoutError
 
 ALICE = User("Alice", "mailto:alice@example.org")
@@ -415,43 +414,67 @@ def test_recovery_removes_only_work_of_dead_writers(root: StorageRoot) -> None:
     assert not live.exists()
 
 
-def test_without_renameat2_the_fallback_swap_is_recovered(
-    root: StorageRoot, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("cut_after", ["version", "inventory"])
+def test_a_publish_cut_short_is_rolled_forward(
+    root: StorageRoot, monkeypatch: pytest.MonkeyPatch, cut_after: str
 ) -> None:
+    """A writer killed after the version directory (or the root inventory) reached the
+    object: readers see a complete version at every moment, and recovery finishes it."""
     root.create_or_update(RECORD, Changes.of({"m.json": b"1"}), "v1", ALICE)
-
-    def unsupported(first: Path, second: Path) -> None:
-        raise AtomicSwapUnsupported(38, "not here")
-
-    monkeypatch.setattr(commit_module, "exchange", unsupported)
-    root.create_or_update(RECORD, Changes.of({"m.json": b"2"}), "v2", ALICE)
-    assert root.read(RECORD, "m.json").read() == b"2"
-    root.wait_for_cleanup()
-    assert_valid(root)
-
-    # Now the process "dies" right after moving the old tree away: the second
-    # rename never happens and nobody cleans up.
-    real_rename = os.rename
-    parked = []
+    real_replace, real_rename = commit_module.os.replace, commit_module.rename_no_replace
 
     class Killed(BaseException):
         pass
 
     def dying_rename(src: Path, dst: Path) -> None:
-        if parked:
-            raise Killed
         real_rename(src, dst)
-        if Path(dst).name == "parked":
-            parked.append(dst)
+        if cut_after == "version":
+            raise Killed
 
-    monkeypatch.setattr(commit_module.os, "rename", dying_rename)
+    def dying_replace(src: Path, dst: Path) -> None:
+        real_replace(src, dst)
+        if Path(dst).name == "inventory.json":
+            raise Killed  # the sidecar is never replaced
+
+    monkeypatch.setattr(commit_module, "rename_no_replace", dying_rename)
+    monkeypatch.setattr(commit_module.os, "replace", dying_replace)
+    # a killed process runs no clean-up: keep its work directory as it was
     monkeypatch.setattr(store_module._DISPOSER, "dispose", lambda path, fd: os.close(fd))
     with pytest.raises(Killed):
-        root.create_or_update(RECORD, Changes.of({"m.json": b"3"}), "v3", ALICE)
+        root.create_or_update(RECORD, Changes.of({"m.json": b"2"}), "v2", ALICE)
     monkeypatch.undo()
-    assert not root.exists(RECORD), "the crash window of the fallback"
-    StorageRoot(root.path).open()  # recovery finishes the swap
-    assert root.read(RECORD, "m.json").read() == b"3"
+    expected = b"1" if cut_after == "version" else b"2"
+    assert root.read(RECORD, "m.json").read() == expected  # whole, old or new
+    StorageRoot(root.path).open()  # recovery rolls the publish forward
+    assert root.read(RECORD, "m.json").read() == b"2"
+    assert [v.name for v in root.versions(RECORD)] == ["v1", "v2"]
+    root.create_or_update(RECORD, Changes.of({"m.json": b"3"}), "v3", ALICE)
+    assert_valid(root)
+
+
+def test_the_next_writer_finishes_a_dead_writers_publish(
+    root: StorageRoot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root.create_or_update(RECORD, Changes.of({"m.json": b"1"}), "v1", ALICE)
+    real_rename = commit_module.rename_no_replace
+
+    class Killed(BaseException):
+        pass
+
+    def dying_rename(src: Path, dst: Path) -> None:
+        real_rename(src, dst)
+        raise Killed
+
+    monkeypatch.setattr(commit_module, "rename_no_replace", dying_rename)
+    monkeypatch.setattr(store_module._DISPOSER, "dispose", lambda path, fd: os.close(fd))
+    with pytest.raises(Killed):
+        root.create_or_update(RECORD, Changes.of({"m.json": b"2"}), "v2", ALICE)
+    monkeypatch.undo()
+    # no open() in between: the next commit notices v2 on disk and finishes it first
+    root.create_or_update(RECORD, Changes.of({"n.json": b"n"}), "v3", ALICE)
+    assert [v.name for v in root.versions(RECORD)] == ["v1", "v2", "v3"]
+    assert root.state(RECORD).keys() == {"m.json", "n.json"}
+    assert root.read(RECORD, "m.json").read() == b"2"
     assert_valid(root)
 
 

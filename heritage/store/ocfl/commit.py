@@ -12,6 +12,7 @@ The commit protocol (the why is in ``store.py``'s module docstring):
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -243,3 +244,132 @@ def place_new(staged: Path, storage_root: Path, parts: list[str]) -> None:
         fsync_path(destination.parent)
         return
     raise OSError(errno.EAGAIN, "could not place the new object root", "/".join(parts))
+
+
+# --- updates: a new version published in place ------------------------------------------------
+
+PUBLISH_FILE = "publish.json"
+STAGE_DIR = "stage"
+
+
+def build_version(
+    work: Path,
+    inventory: Inventory,
+    new_content: Mapping[str, Path],
+    signer: VersionSigner | None = None,
+) -> Path:
+    """Stage everything a new version of an existing object adds, durably, in ``work/stage``.
+
+    ``stage/<vN>/`` is the complete version directory (its content and its
+    copy of the inventory with sidecar), ``stage/root/`` the new root inventory
+    and sidecar, ``stage/ext/`` the signer's files. Nothing depends on how
+    long the object's history is.
+    """
+    stage = work / STAGE_DIR
+    os.mkdir(stage)
+    directories = [stage]
+    files: list[Path] = []
+    version_dir = stage / inventory.head
+    os.mkdir(version_dir)
+    directories.append(version_dir)
+    for content_path, source in sorted(new_content.items()):
+        destination = stage / content_path
+        missing = []
+        parent = destination.parent
+        while not parent.exists():
+            missing.append(parent)
+            parent = parent.parent
+        for directory in reversed(missing):
+            os.mkdir(directory)
+            directories.append(directory)
+        os.rename(source, destination)
+        files.append(destination)
+    data = inventory.to_json()
+    sidecar = sidecar_name(inventory.digest_algorithm)
+    pair = ((INVENTORY_NAME, data), (sidecar, sidecar_text(data, inventory.digest_algorithm)))
+    root_dir = stage / "root"
+    os.mkdir(root_dir)
+    directories.append(root_dir)
+    for directory in (version_dir, root_dir):
+        for name, content in pair:
+            write_file(directory / name, content, fsync=False)
+            files.append(directory / name)
+    if signer is not None:
+        signed = signer.sign_version(inventory.id, inventory.head, data)
+        if not _plain_name(signer.extension_name):
+            raise ValueError(f"extension name {signer.extension_name!r} is not a plain name")
+        bad = [name for name in signed if not _plain_name(name)]
+        if bad:
+            raise ValueError(f"signer file names must be plain names, not {bad!r}")
+        ext_dir = stage / "ext"
+        os.mkdir(ext_dir)
+        directories.append(ext_dir)
+        for name, content in sorted(signed.items()):
+            write_file(ext_dir / name, content, fsync=False)
+            files.append(ext_dir / name)
+    make_durable(files, directories[::-1], anchor=stage)
+    return stage
+
+
+def publish_version(
+    work: Path, live_root: Path, version: str, sidecar: str, extension: str | None
+) -> None:
+    """Make the staged version part of the live object, in an order that is safe to cut.
+
+    1. the version directory is renamed in (the object now *holds* the version,
+       but its root inventory does not name it yet: readers still see the old
+       head, and recovery rolls forward from the intent file);
+    2. the signer's files are renamed into ``extensions/<name>/``;
+    3. the root inventory, then its sidecar, replace the old pair. Between the
+       two renames readers accept the new inventory because the version
+       directory's own copy and sidecar vouch for it (``store._read_inventory``).
+    """
+    intent = {
+        "live": str(live_root),
+        "version": version,
+        "sidecar": sidecar,
+        "extension": extension,
+    }
+    write_file(work / PUBLISH_FILE, json.dumps(intent).encode("utf-8"))
+    fsync_path(work)
+    _publish_steps(work / STAGE_DIR, live_root, version, sidecar, extension)
+
+
+def _publish_steps(
+    stage: Path, live: Path, version: str, sidecar: str, extension: str | None
+) -> None:
+    # Each step checks what is left to do, so recovery can run this again from any point.
+    if (stage / version).exists():
+        rename_no_replace(stage / version, live / version)
+    ext_source = stage / "ext"
+    if extension is not None and ext_source.is_dir():
+        target = live / "extensions" / extension
+        for directory in (live / "extensions", target):
+            if not directory.exists():
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(directory)
+                fsync_path(directory.parent)
+        for entry in sorted(os.listdir(ext_source)):
+            os.replace(ext_source / entry, target / entry)
+        fsync_path(target)
+    for name in (INVENTORY_NAME, sidecar):  # the sidecar last (OCFL E062)
+        source = stage / "root" / name
+        if source.exists():
+            os.replace(source, live / name)
+    fsync_path(live)
+
+
+def finish_interrupted_publish(work: Path) -> bool:
+    """Recovery: roll a cut-short publish forward, or drop it if nothing reached the object."""
+    intent_path = work / PUBLISH_FILE
+    if not intent_path.exists():
+        return False
+    intent = json.loads(intent_path.read_text("utf-8"))
+    live, version = Path(intent["live"]), intent["version"]
+    stage = work / STAGE_DIR
+    if (stage / version).exists() and not (live / version).exists():
+        return False  # cut before step 1: the object never saw this version
+    if not (live / version).exists():
+        return False  # nothing of ours to finish (purged meanwhile)
+    _publish_steps(stage, live, version, intent["sidecar"], intent["extension"])
+    return True

@@ -8,25 +8,29 @@ system as the objects, and outside the object hierarchy, which validators do
 not descend into for storage root extensions):
 
 1. Ingest, without the object lock: each added stream is copied into the work
-   directory, hashed in the same pass, and fsynced.
+   directory, hashed in the same pass (a ``StagedFile`` is hard-linked).
 2. Under the object's lock (``flock`` on ``extensions/heritage-staging/locks/
-   <sha256 of id>``): read the head inventory, plan the next version, build
-   the *complete* new object root in the work directory (``commit.py``), and
-   fsync every new file and directory.
-3. Swap: ``renameat2(RENAME_EXCHANGE)`` exchanges the new and the live object
-   root in one step. A new object is renamed into place instead. Then the
-   parent directories are fsynced.
-4. Delete the work directory, which now holds the old tree.
+   <sha256 of id>``): read the head inventory and plan the next version.
+3. A **new object** is built complete in the work directory and renamed into
+   the hierarchy in one step (``commit.place_new``).
+4. An **update** stages only what the version adds (``commit.build_version``:
+   the version directory, the new root inventory and sidecar, the signature),
+   makes it durable with one ``syncfs``, writes an intent file, then publishes
+   (``commit.publish_version``): the version directory is renamed in, then the
+   signature, then the root inventory and last its sidecar replace the old
+   ones. Version directories never change once written, so the cost of a
+   commit does not grow with the object's history.
 
-At every instant the object root path holds either the old or the new
-complete, fsynced tree, so a process killed at any point leaves the object at
-its old or its new version. What a killed writer leaves behind is only its
-work directory; ``open()`` deletes work directories whose flock no live
-process holds (the kernel drops flocks of dead processes).
-
-Where RENAME_EXCHANGE is missing (not Linux, or a file system without it) the
-swap falls back to rename-away, rename-in, with an intent file so recovery can
-finish it: crash-safe after ``open()``, but for a moment the object is absent.
+At every instant a reader sees a complete version: before the root inventory
+is replaced, the old head (the new version directory is simply not named yet);
+after it, the new one. In the instant between the inventory and its sidecar,
+or after a crash there, the root inventory's own version directory holds an
+identical copy with a matching sidecar, which vouches for it
+(``_read_inventory``). A process killed mid-publish leaves its work directory
+with the intent file; ``open()`` (and the next writer of that object) rolls the
+publish forward from it, or drops it when nothing had reached the object.
+Work directories whose flock no live process holds are then deleted (the kernel
+drops flocks of dead processes).
 """
 
 from __future__ import annotations
@@ -49,15 +53,18 @@ from typing import Any, BinaryIO
 from heritage.store.ocfl.commit import (
     OBJECT_DECLARATION,
     build_object,
+    build_version,
+    finish_interrupted_publish,
     finish_interrupted_swap,
     place_new,
-    swap_in,
+    publish_version,
 )
 from heritage.store.ocfl.digests import copy_and_hash, digest_bytes, digest_file
 from heritage.store.ocfl.errors import (
     CorruptObject,
     ObjectExists,
     ObjectNotFound,
+    OcflError,
     PathNotFound,
     StoreNotInitialised,
     VersionNotFound,
@@ -116,6 +123,10 @@ A work directory that no running process holds a lock on is left over from a
 crash and is deleted when the storage root is next opened. With no Heritage
 Cloud process running, every `work-*` directory may be deleted safely.
 """
+
+
+class _InterruptedPublish(Exception):
+    """The next version directory already exists: a dead writer's publish to finish."""
 
 
 @dataclass(frozen=True)
@@ -259,6 +270,7 @@ class StorageRoot:
                 continue  # a live writer holds it
             try:
                 finish_interrupted_swap(entry)
+                finish_interrupted_publish(entry)
                 _prune_recorded_parents(entry, self.path)
                 shutil.rmtree(entry, ignore_errors=True)
                 cleaned.append(entry.name)
@@ -359,6 +371,20 @@ class StorageRoot:
         created: datetime | None = None,
     ) -> CommitResult:
         """Write a new version (v1 for a new object) with the changes, message, user and time."""
+        try:
+            return self._commit(object_id, changes, message, user, created)
+        except _InterruptedPublish:
+            self.recover()
+            return self._commit(object_id, changes, message, user, created)
+
+    def _commit(
+        self,
+        object_id: str,
+        changes: Changes,
+        message: str,
+        user: User,
+        created: datetime | None,
+    ) -> CommitResult:
         if not isinstance(message, str):
             raise TypeError("a version needs a message")
         if not isinstance(user, User):
@@ -408,8 +434,17 @@ class StorageRoot:
                     except FileExistsError:
                         raise ObjectExists(f"object {object_id!r} appeared meanwhile") from None
                 else:
-                    build_object(live, work / "new", plan.inventory, content, self.signer)
-                    swap_in(work / "new", live, work)
+                    if (live / plan.inventory.head).exists():
+                        # a writer died mid-publish: finish its version first, then plan again
+                        raise _InterruptedPublish
+                    build_version(work, plan.inventory, content, self.signer)
+                    publish_version(
+                        work,
+                        live,
+                        plan.inventory.head,
+                        sidecar_name(plan.inventory.digest_algorithm),
+                        self.signer.extension_name if self.signer else None,
+                    )
             return CommitResult(object_id, plan.inventory.head, changed=True)
 
     def purge(self, object_id: str) -> None:
@@ -577,6 +612,8 @@ class _Disposer:
                 # a fallback swap cut short by an exception must not lose the new tree
                 with suppress(OSError, ValueError):
                     finish_interrupted_swap(path)
+                with suppress(OSError, ValueError):
+                    finish_interrupted_publish(path)
                 shutil.rmtree(path, ignore_errors=True)
             finally:
                 os.close(fd)
@@ -602,14 +639,28 @@ def _read_bytes(name: str, directory: Path, dir_fd: int | None) -> bytes:
 
 
 def _read_inventory(root: Path, dir_fd: int | None = None) -> Inventory:
-    """The root inventory of an object, checked against its sidecar."""
+    """The root inventory of an object, checked against its sidecar.
+
+    A commit replaces the root inventory, then its sidecar. Between the two (or
+    after a crash there, until recovery) the inventory is the new head's, and
+    the head's version directory holds the same bytes with a sidecar that
+    matches: that copy vouches for it.
+    """
     data = _read_bytes(INVENTORY_NAME, root, dir_fd)
     inventory = parse_inventory(data)
     algorithm = inventory.digest_algorithm
-    expected = parse_sidecar(_read_bytes(sidecar_name(algorithm), root, dir_fd))
-    if digest_bytes(data, algorithm) != expected:
-        raise CorruptObject(f"{root}: inventory does not match its sidecar (OCFL E060)")
-    return inventory
+    sidecar = sidecar_name(algorithm)
+    digest = digest_bytes(data, algorithm)
+    if digest == parse_sidecar(_read_bytes(sidecar, root, dir_fd)):
+        return inventory
+    try:
+        copy = _read_bytes(f"{inventory.head}/{INVENTORY_NAME}", root, dir_fd)
+        vouched = parse_sidecar(_read_bytes(f"{inventory.head}/{sidecar}", root, dir_fd))
+    except (OSError, ValueError, OcflError):
+        copy, vouched = b"", ""
+    if copy == data and vouched == digest:
+        return inventory
+    raise CorruptObject(f"{root}: inventory does not match its sidecar (OCFL E060)")
 
 
 def _peek_digest_algorithm(root: Path) -> str:
