@@ -15,7 +15,10 @@ from heritage import __version__
 from heritage.accounts.identity import SYSTEM
 from heritage.accounts.services import AccountService
 from heritage.audit.services import verify_chain
+from heritage.cli.backup import backup_command, restore_command
 from heritage.cli.common import console, fail, open_runtime, service_errors
+from heritage.cli.keys import keys_app
+from heritage.cli.store import rebuild_index_command
 from heritage.cli.verify import verify as verify_command
 from heritage.institutions.services import InstitutionService
 from heritage.jobs.models import JobStatus
@@ -423,6 +426,13 @@ def db_status() -> None:
 
 # -- preservation ---------------------------------------------------------------------------
 app.command("verify")(verify_command)
+
+
+# -- backup, keys, index -------------------------------------------------------------------
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
+app.add_typer(keys_app, name="keys")
+app.command("rebuild-index")(rebuild_index_command)
 
 
 def main() -> None:

@@ -41,6 +41,10 @@ GROUPS = {
     "audit",
     "jobs",
     "db",
+    "backup",
+    "restore",
+    "keys",
+    "rebuild-index",
 }
 
 Invoke = Callable[..., Result]
@@ -126,6 +130,7 @@ def test_group_help_lists_its_commands() -> None:
         "jobs": {"list", "show", "retry"},
         "db": {"upgrade", "status"},
         "audit": {"verify"},
+        "keys": {"rotate", "status", "export", "import"},
     }
     for group, commands in expected.items():
         described = command_list(help_of(group))
