@@ -24,7 +24,7 @@ from schemathesis.checks import not_a_server_error
 
 from heritage.logs import configure_logging
 from heritage.runtime import Runtime
-from heritage.testing.world import build_world
+from heritage.testing.world import WORLD_FILE, build_world
 
 EXAMPLES = 20
 
@@ -76,6 +76,10 @@ def test_no_input_causes_a_server_error(
         "token_id": people["viewer"].token_id,
         "job_id": world.job_id,
         "secret": world.invitation_secret,
+        "object_uuid": world.objects["alpha"],
+        "file_path": WORLD_FILE,
+        # an upload id that exists nowhere: its routes answer 404, never 5xx
+        "upload_id": "0" * 32,
     }
     headers = {"Authorization": f"Bearer {people['admin'].token}"}
     schema = schemathesis.openapi.from_asgi("/api/openapi.json", heritage_app)
@@ -86,7 +90,7 @@ def test_no_input_causes_a_server_error(
         operation = result.ok()
         operations += 1
         if mode is GenerationMode.POSITIVE:
-            names = set(re.findall(r"\{(\w+)\}", operation.path))
+            names = set(re.findall(r"\{(\w+)(?::\w+)?\}", operation.path))
             path_parameters: dict[str, Any] | None = {name: real[name] for name in names}
         elif can_be_invalid(operation.definition.raw):
             path_parameters = None

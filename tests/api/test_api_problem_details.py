@@ -26,7 +26,7 @@ from heritage.config import load_settings
 from heritage.logs import configure_logging
 from heritage.runtime import Runtime
 from heritage.testing.plugin import TEST_SECRET_KEY
-from heritage.testing.world import World, build_world
+from heritage.testing.world import WORLD_FILE, World, build_world
 from heritage.web.app import create_app
 
 PROBLEM = "application/problem+json"
@@ -89,8 +89,10 @@ class Api:
             "token_id": str(people["admin"].token_id),
             "job_id": self.world.job_id,
             "secret": self.world.invitation_secret,
+            "object_uuid": self.world.objects["alpha"],
+            "file_path": WORLD_FILE,
         }
-        return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+        return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values[m.group(1)], path)
 
     def send(self, route: BodyRoute, *, json: Any = None, content: str | None = None) -> Response:
         if content is None:
