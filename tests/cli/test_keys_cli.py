@@ -1,0 +1,259 @@
+"""`heritage keys`: rotation re-wraps data keys and never touches content; status; export."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import structlog
+from sqlalchemy import select
+from typer.testing import CliRunner, Result
+
+import heritage.store.keyring as keyring_module
+from heritage.accounts.identity import SYSTEM
+from heritage.backup.keysfile import read_keys_file
+from heritage.cli.main import app
+from heritage.config import Settings, load_settings
+from heritage.runtime import Runtime
+from heritage.store.crypto import LocalMasterKey
+from heritage.store.description import DESCRIPTION_PATH
+from heritage.store.keyring import rotate_master_key
+from heritage.store.models import WorkspaceKey
+from heritage.store.services import PreservationService
+from heritage.testing.plugin import TEST_SECRET_KEY
+from heritage.testing.world import build_world
+
+Invoke = Callable[..., Result]
+PASSPHRASE = "correct horse battery staple, twice"
+
+
+def env_for(settings: Settings, **extra: str) -> dict[str, str]:
+    return {
+        "HERITAGE_DATA_DIR": str(settings.resolved_data_dir),
+        "HERITAGE_DATABASE_URL": settings.resolved_database_url,
+        "HERITAGE_SECRET_KEY": TEST_SECRET_KEY,
+        "HERITAGE_QUEUE": "immediate",
+        **extra,
+    }
+
+
+@pytest.fixture
+def invoke(heritage_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+    for key in list(os.environ):
+        if key.startswith("HERITAGE_"):
+            monkeypatch.delenv(key)
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")  # no stray .env
+    logging_config = structlog.get_config()
+
+    def run(*args: str, env: dict[str, str] | None = None) -> Result:
+        try:
+            result = CliRunner(env=env or env_for(heritage_settings)).invoke(app, list(args))
+        finally:
+            structlog.configure(**logging_config)  # the CLI pointed it at the captured stderr
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result
+
+    return run
+
+
+@pytest.fixture
+def runtime(heritage_runtime: Runtime) -> Runtime:
+    """The standard world (objects in alpha and gamma) and one more encrypted object, in beta."""
+    build_world(heritage_runtime)
+    PreservationService(heritage_runtime).create_object(
+        SYSTEM, "beta", files={"deed.pdf": b"%PDF" * 5000}
+    )
+    return heritage_runtime
+
+
+def stored_files(settings: Settings) -> dict[str, str]:
+    """SHA-512 of every file of the storage root but the staging extension's."""
+    root = settings.resolved_storage_root
+    return {
+        str(path.relative_to(root)): hashlib.sha512(path.read_bytes()).hexdigest()
+        for path in root.rglob("*")
+        if path.is_file() and "heritage-staging" not in path.parts
+    }
+
+
+def plaintexts(settings: Settings) -> dict[tuple[str, str], bytes]:
+    """Every file of every head version, read by a new process-like runtime (no cached key)."""
+    runtime = Runtime(settings)
+    try:
+        service = PreservationService(runtime)
+        found = {}
+        for slug in ("alpha", "beta", "gamma"):
+            for row in service.list_objects(SYSTEM, slug):
+                uuid_ = row.object_id.removeprefix("urn:uuid:")
+                for path in set(runtime.storage.state(row.object_id)) - {DESCRIPTION_PATH}:
+                    with service.open_file(SYSTEM, slug, uuid_, path) as opened:
+                        found[(row.object_id, path)] = opened.read_all()
+        return found
+    finally:
+        runtime.close()
+
+
+def wrapping_ids(runtime: Runtime) -> set[str]:
+    with runtime.database.session() as session:
+        return set(session.scalars(select(WorkspaceKey.master_key_id)))
+
+
+def master_key_id(settings: Settings) -> str:
+    return LocalMasterKey.from_file(settings.resolved_data_dir / "keys" / "master.key").key_id
+
+
+def test_rotate_rewraps_data_keys_and_leaves_content_alone(
+    runtime: Runtime, invoke: Invoke, tmp_path: Path
+) -> None:
+    settings = runtime.settings
+    before_files, before_plain = stored_files(settings), plaintexts(settings)
+    first = master_key_id(settings)
+    assert wrapping_ids(runtime) == {first}
+    status = invoke("keys", "status")
+    assert status.exit_code == 0, status.output
+    assert f"Master key:          {first}" in status.stdout
+    assert f"2 wrapped by {first} (current)" in status.stdout
+
+    rotated = invoke("keys", "rotate")
+    assert rotated.exit_code == 0, rotated.output
+    assert "2 data key(s) re-wrapped" in rotated.stdout
+    second = master_key_id(settings)
+    assert second != first and wrapping_ids(runtime) == {second}
+    assert (settings.resolved_data_dir / "keys" / "retired" / f"{first}.key").is_file()
+    # content files and inventories byte for byte as they were; everything still opens
+    assert stored_files(settings) == before_files
+    assert plaintexts(settings) == before_plain
+    status = invoke("keys", "status")
+    assert f"Retired master keys: {first}" in status.stdout
+    assert f"2 wrapped by {second} (current)" in status.stdout
+
+    again = invoke("keys", "rotate")
+    assert again.exit_code == 0, again.output
+    third = master_key_id(settings)
+    assert wrapping_ids(runtime) == {third} and len({first, second, third}) == 3
+    assert stored_files(settings) == before_files
+    assert plaintexts(settings) == before_plain
+
+    # an export after the rotation holds the current and the retired master keys
+    passphrase = tmp_path / "pass"
+    passphrase.write_text(PASSPHRASE)
+    exported = invoke(
+        "keys", "export", str(tmp_path / "k.hckeys"), "--passphrase-file", str(passphrase)
+    )
+    assert exported.exit_code == 0, exported.output
+    bundle = read_keys_file(tmp_path / "k.hckeys", PASSPHRASE)
+    assert bundle.master_key is not None and bundle.master_key.key_id == third
+    assert bundle.master_key_ids() == {first, second, third}
+    assert bundle.signing_key is not None
+
+
+def test_an_interrupted_rotation_runs_again(
+    runtime: Runtime, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = runtime.settings
+    before = plaintexts(settings)
+    old = master_key_id(settings)
+    real_wrap = LocalMasterKey.wrap
+    calls = []
+
+    def wrap_then_die(self: LocalMasterKey, data_key: bytes, context: dict[str, str]) -> object:
+        calls.append(context)
+        if len(calls) == 2:
+            raise RuntimeError("killed mid-way")
+        return real_wrap(self, data_key, context)
+
+    # cut short between two data keys: nothing of the transaction stays
+    monkeypatch.setattr(LocalMasterKey, "wrap", wrap_then_die)
+    with pytest.raises(RuntimeError, match="killed mid-way"):
+        rotate_master_key(settings, runtime.database)
+    monkeypatch.undo()
+    assert wrapping_ids(runtime) == {old} and master_key_id(settings) == old
+    status = invoke("keys", "status")
+    assert status.exit_code == 1 and "interrupted" in status.stderr
+    assert plaintexts(settings) == before
+
+    # cut short after the data keys were committed, before the key files moved
+    real_replace = os.replace
+
+    def replace_once(*args: object) -> None:
+        monkeypatch.setattr(keyring_module.os, "replace", real_replace)
+        raise OSError("killed before the files moved")
+
+    monkeypatch.setattr(keyring_module.os, "replace", replace_once)
+    with pytest.raises(OSError, match="before the files moved"):
+        rotate_master_key(settings, runtime.database)
+    monkeypatch.undo()
+    assert master_key_id(settings) == old and wrapping_ids(runtime) != {old}
+    assert invoke("keys", "status").exit_code == 1
+
+    rerun = invoke("keys", "rotate")
+    assert rerun.exit_code == 0, rerun.output
+    assert "0 data key(s) re-wrapped, 2 already under the new key" in rerun.stdout
+    new = master_key_id(settings)
+    assert new != old and wrapping_ids(runtime) == {new}
+    assert invoke("keys", "status").exit_code == 0
+    assert plaintexts(settings) == before
+
+
+def test_a_missing_master_key_is_reported_by_name(runtime: Runtime, invoke: Invoke) -> None:
+    settings = runtime.settings
+    wrapped_by = master_key_id(settings)
+    (settings.resolved_data_dir / "keys" / "master.key").unlink()
+    status = invoke("keys", "status")
+    assert status.exit_code == 1
+    assert f"wrapped by master key {wrapped_by}, which this instance does not have" in status.stderr
+
+
+def test_rotate_with_the_master_key_from_the_environment(
+    heritage_settings: Settings, invoke: Invoke, tmp_path: Path
+) -> None:
+    def with_master_key(value: str) -> Settings:
+        return load_settings(
+            _env_file=None,
+            data_dir=heritage_settings.resolved_data_dir,
+            database_url=heritage_settings.resolved_database_url,
+            secret_key=TEST_SECRET_KEY,
+            password_memory_kib=1024,
+            queue="immediate",
+            master_key=value,
+        )
+
+    current = base64.b64encode(secrets.token_bytes(32)).decode()
+    settings = with_master_key(current)
+    runtime = Runtime(settings)
+    try:
+        build_world(runtime)
+    finally:
+        runtime.close()
+    before = plaintexts(settings)
+    assert not (settings.resolved_data_dir / "keys" / "master.key").exists()
+    env = env_for(settings, HERITAGE_MASTER_KEY=current)
+
+    refused = invoke("keys", "rotate", env=env)
+    assert refused.exit_code == 2 and "--new-key-file" in refused.stderr
+    new_key = base64.b64encode(secrets.token_bytes(32)).decode()
+    key_file = tmp_path / "new.key"
+    key_file.write_text(new_key + "\n")
+    rotated = invoke("keys", "rotate", "--new-key-file", str(key_file), env=env)
+    assert rotated.exit_code == 0, rotated.output
+    assert "set HERITAGE_MASTER_KEY to the new key" in rotated.stdout
+    assert new_key not in rotated.stdout + rotated.stderr
+
+    assert plaintexts(with_master_key(new_key)) == before
+    assert (
+        invoke("keys", "status", env=env_for(settings, HERITAGE_MASTER_KEY=new_key)).exit_code == 0
+    )
+    # the old key no longer opens the re-wrapped data keys, and says so
+    stale = invoke("keys", "status", env=env)
+    assert stale.exit_code == 1 and "does not have" in stale.stderr
+
+    # a master key kept in a file is rotated by a key the command makes itself
+    plain = invoke("keys", "rotate", "--new-key-file", str(key_file))
+    assert plain.exit_code == 2 and "HERITAGE_MASTER_KEY" in plain.stderr
