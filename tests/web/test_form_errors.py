@@ -49,6 +49,7 @@ def fill(path: str, world: World) -> str:
         "workspace_slug": "alpha",
         "institution_slug": "inst-a",
         "user_id": str(world.people["viewer"].user_id),
+        "object_uuid": world.objects["alpha"],
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
