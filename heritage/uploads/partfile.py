@@ -48,6 +48,7 @@ from heritage.store.crypto.format import DEFAULT_CHUNK_SIZE, TAG_SIZE
 PLAIN_BLOCK = 1 << 20  # unencrypted uploads: block size of the pipeline
 QUEUE_DEPTH = 2
 READ_BLOCK = 4 << 20
+FLUSH_EVERY = 16 << 20  # bytes written between two background fdatasync calls
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 _CACHE_SIZE = 256
 
@@ -307,6 +308,12 @@ class Appender:
             threading.Thread(target=self._stage1, args=(sha256,), daemon=True),
             threading.Thread(target=self._stage2, args=(sha512,), daemon=True),
         ]
+        # Writeback starts while the body still arrives, so the fsync that ends the
+        # request has little left to do (the client waits for that answer).
+        self._unsynced = 0
+        self._flush = threading.Event()
+        self._flushing = True
+        self._threads.append(threading.Thread(target=self._flusher, daemon=True))
         for thread in self._threads:
             thread.start()
         self._stopped = False
@@ -394,8 +401,11 @@ class Appender:
         if tail is not None and self._error is None:
             self._plain.put(tail)
         self._plain.put(_END)
-        for thread in self._threads:
+        for thread in self._threads[:2]:
             thread.join()
+        self._flushing = False
+        self._flush.set()
+        self._threads[2].join()
 
     def _fail(self, error: BaseException) -> None:
         if self._error is None:
@@ -448,7 +458,22 @@ class Appender:
                         written += os.pwrite(fd, view[written:], stored_size + written)
                     stored_size += len(view)
                     self._last = Durable(end, stored_size, sha256, sha512.copy())
+                    self._unsynced += len(view)
+                    if self._unsynced >= FLUSH_EVERY:
+                        self._unsynced = 0
+                        self._flush.set()
                 except BaseException as error:
                     self._fail(error)
             if len(item) == 4:
                 self._spare.put(item[3])  # the sealing buffer may be used again
+
+    def _flusher(self) -> None:
+        while True:
+            self._flush.wait()
+            self._flush.clear()
+            if not self._flushing:
+                return
+            try:
+                os.fdatasync(self.part.fd)
+            except BaseException as error:
+                self._fail(error)
