@@ -19,7 +19,6 @@ from heritage.cli.backup import backup_command, restore_command
 from heritage.cli.common import console, fail, open_runtime, service_errors
 from heritage.cli.keys import keys_app
 from heritage.cli.store import rebuild_index_command
-from heritage.cli.upload import upload as upload_command
 from heritage.cli.verify import verify as verify_command
 from heritage.institutions.services import InstitutionService
 from heritage.jobs.models import JobStatus
@@ -427,7 +426,6 @@ def db_status() -> None:
 
 # -- preservation ---------------------------------------------------------------------------
 app.command("verify")(verify_command)
-app.command("upload")(upload_command)
 
 
 # -- backup, keys, index -------------------------------------------------------------------
