@@ -11,6 +11,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -21,8 +22,8 @@ from heritage.accounts.services import AccountService
 from heritage.audit.services import verify_chain
 from heritage.backup import BackupDamaged, BackupError, KeysFileError, backup, restore
 from heritage.backup.dump import dump_table, row_counts, snapshot, tables
-from heritage.backup.files import MANIFEST_NAME
-from heritage.backup.storage import root_files
+from heritage.backup.files import MANIFEST_NAME, BackupWriter, read_manifest
+from heritage.backup.storage import copy_storage_root, root_files
 from heritage.config import Settings, load_settings
 from heritage.db.engine import Database
 from heritage.errors import ContentUnavailable
@@ -537,3 +538,69 @@ def test_backup_and_restore_from_the_command_line(
     assert done.returncode == 0, done.stderr
     assert "Restored" in done.stdout
     assert_same_instance(heritage_runtime, fresh)
+
+
+class RawOnly:
+    """A storage root seen only through its raw access, as an S3 root is (no local path)."""
+
+    def __init__(self, root: Any, before_read: Callable[[str, str], None] | None = None) -> None:
+        self._root = root
+        self._before_read = before_read
+
+    @property
+    def layout(self) -> Any:
+        return self._root.layout
+
+    def object_ids(self) -> Iterator[str]:
+        return self._root.object_ids()
+
+    def object_files(self, object_id: str) -> list[str]:
+        return self._root.object_files(object_id)
+
+    def open_stored(self, object_id: str, relative_path: str) -> Any:
+        if self._before_read is not None:
+            self._before_read(object_id, relative_path)
+        return self._root.open_stored(object_id, relative_path)
+
+
+def copy_to(storage: Any, location: Path) -> dict[str, str]:
+    writer = BackupWriter(location)
+    copy_storage_root(storage, writer, "storage")
+    writer.publish()
+    return read_manifest(location)
+
+
+def test_a_root_without_a_local_path_is_copied_through_raw_access(
+    heritage_runtime: Runtime, world: World, tmp_path: Path
+) -> None:
+    root = heritage_runtime.storage
+    root.wait_for_cleanup()
+    assert copy_to(RawOnly(root), tmp_path / "raw") == copy_to(root, tmp_path / "local")
+
+
+def test_an_object_that_changes_while_it_is_copied_is_copied_again(
+    heritage_runtime: Runtime, world: World, tmp_path: Path
+) -> None:
+    from heritage.store.ocfl.validate import validate_storage_root
+
+    service = PreservationService(heritage_runtime)
+    letter = next(o for o in service.list_objects(SYSTEM, "alpha") if o.title == "Letter")
+    reads: list[str] = []
+
+    def commit_once(object_id: str, relative_path: str) -> None:
+        # a new version lands after the object was listed, before its root inventory is read
+        if object_id == letter.object_id and relative_path == "inventory.json" and not reads:
+            reads.append(relative_path)
+            uuid_ = letter.object_id.removeprefix("urn:uuid:")
+            service.add_files(SYSTEM, "alpha", uuid_, {"late.txt": b"late"})
+
+    copy_to(RawOnly(heritage_runtime.storage, commit_once), tmp_path / "b")
+    assert reads, "the commit happened during the copy"
+    copied = tmp_path / "b" / "storage"
+    report = validate_storage_root(copied)
+    assert report.valid, report.summary()
+    head = heritage_runtime.storage.inventory(letter.object_id).head
+    object_dir = copied / heritage_runtime.storage.layout.object_path(letter.object_id)
+    assert (object_dir / head / "inventory.json").read_bytes() == (
+        object_dir / "inventory.json"
+    ).read_bytes()
