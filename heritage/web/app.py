@@ -29,7 +29,6 @@ from heritage.web.routes import (
     pages_institutions,
     pages_jobs,
     pages_objects,
-    pages_uploads,
     pages_workspaces,
     wellknown,
 )
@@ -58,7 +57,6 @@ ROUTERS = [
     pages_workspaces.router,
     pages_jobs.router,
     pages_objects.router,
-    pages_uploads.router,
     wellknown.router,
 ]
 
