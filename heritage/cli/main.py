@@ -151,10 +151,11 @@ def worker(
     if recovered:
         console.print(f"Re-queued {recovered} job(s) interrupted by a stopped worker.")
     console.print(f"Worker taking jobs from the {runtime.settings.queue_backend} queue.")
+    scheduled = JobService(runtime).install_schedules()  # e.g. the daily fixity audit
     consumer = runtime.queue.huey.create_consumer(
         workers=threads or runtime.settings.worker_threads,
         worker_type="thread",
-        periodic=False,
+        periodic=bool(scheduled),
         check_worker_health=True,
     )
     consumer.run()

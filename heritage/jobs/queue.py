@@ -8,10 +8,12 @@ they survive a restart; ``redis`` lets workers on other machines take jobs;
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 
-from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
 
 from heritage.config import Settings
+from heritage.jobs.registry import Schedule
 
 QueueFactory = Callable[[Settings], Huey]
 QUEUE_BACKENDS: dict[str, QueueFactory] = {}
@@ -54,6 +56,13 @@ class JobQueue:
 
     def enqueue(self, job_id: str) -> None:
         self._task(job_id)
+
+    def schedule(self, name: str, when: Schedule, action: Callable[[], None]) -> None:
+        """Have workers started with periodic tasks run ``action`` at the times ``when`` names.
+
+        Every such worker runs it: ``action`` must tolerate running twice at once.
+        """
+        self.huey.periodic_task(crontab(**asdict(when)), name=f"heritage.schedule.{name}")(action)
 
     def pending_count(self) -> int:
         return self.huey.pending_count()

@@ -2,6 +2,7 @@
 
 A handler receives a :class:`JobContext` and returns a small JSON-able result.
 It must be idempotent: a job interrupted by a crash runs again from the start.
+A kind with a :class:`Schedule` is also enqueued by the workers on that schedule.
 """
 
 from __future__ import annotations
@@ -30,20 +31,37 @@ JobHandler = Callable[[JobContext], dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """When workers enqueue a job of a kind by themselves: crontab fields, in UTC."""
+
+    minute: str = "0"
+    hour: str = "*"
+    day: str = "*"
+    month: str = "*"
+    day_of_week: str = "*"
+
+
+DAILY = Schedule(minute="17", hour="3")
+
+
+@dataclass(frozen=True)
 class JobKind:
     name: str
     handler: JobHandler
     description: str
+    schedule: Schedule | None = None
 
 
 JOB_KINDS: dict[str, JobKind] = {}
 
 
-def job_kind(name: str, description: str) -> Callable[[JobHandler], JobHandler]:
+def job_kind(
+    name: str, description: str, *, schedule: Schedule | None = None
+) -> Callable[[JobHandler], JobHandler]:
     def register(handler: JobHandler) -> JobHandler:
         if name in JOB_KINDS and JOB_KINDS[name].handler is not handler:
             raise ValueError(f"job kind {name!r} is registered twice")
-        JOB_KINDS[name] = JobKind(name, handler, description)
+        JOB_KINDS[name] = JobKind(name, handler, description, schedule)
         return handler
 
     return register

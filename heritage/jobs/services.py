@@ -6,13 +6,14 @@ import importlib
 import os
 import socket
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from heritage.accounts.identity import Identity
+from heritage.accounts.identity import SYSTEM, Identity
 from heritage.audit.services import record
 from heritage.db.base import utcnow
 from heritage.db.uow import UnitOfWork
@@ -26,7 +27,7 @@ from heritage.workspaces.models import Role, WorkspaceMembership
 log = structlog.get_logger(__name__)
 
 # Modules whose job kinds every process knows; capabilities add theirs here.
-JOB_MODULES = ["heritage.audit.jobs", "heritage.uploads.jobs"]
+JOB_MODULES = ["heritage.audit.jobs", "heritage.uploads.jobs", "heritage.store.maintenance"]
 
 
 # A scheduled job still queued after this long is taken for lost: the schedule enqueues anew.
@@ -103,6 +104,37 @@ class JobService:
         )
         # Only once the row is committed may a worker look for it.
         uow.after_commit(lambda: self.runtime.queue.enqueue(job.id))
+
+    def install_schedules(self) -> list[str]:
+        """Register the scheduled job kinds with the queue (the worker does, at start)."""
+        scheduled = [kind for kind in JOB_KINDS.values() if kind.schedule is not None]
+        for kind in scheduled:
+            assert kind.schedule is not None
+            self.runtime.queue.schedule(
+                kind.name, kind.schedule, lambda name=kind.name: self.enqueue_scheduled(name)
+            )
+        return [kind.name for kind in scheduled]
+
+    def enqueue_scheduled(self, kind: str) -> Job | None:
+        """A job of ``kind`` by the schedule, unless one is still waiting or running.
+
+        Several workers may fire the same schedule; the first one's job is enough.
+        One left queued for days (its message lost) no longer holds the next back.
+        """
+        recent = utcnow() - timedelta(days=SCHEDULED_JOB_STALE_DAYS)
+        with self.runtime.database.session() as session:
+            busy = session.scalar(
+                select(Job.id)
+                .where(
+                    Job.kind == kind,
+                    Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]),
+                    Job.created_at >= recent,
+                )
+                .limit(1)
+            )
+        if busy is not None:
+            return None
+        return self.enqueue(SYSTEM, kind, {}, title=f"{JOB_KINDS[kind].description} (scheduled)")
 
     def retry(self, identity: Identity, job_id: str) -> Job:
         with UnitOfWork(self.runtime.database) as uow:

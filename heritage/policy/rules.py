@@ -69,6 +69,8 @@ RULES: dict[str, Rule] = {
         _rule("users.view", _I, "List user accounts"),
         _rule("users.create", _I, "Create user accounts"),
         _rule("audit.view", _I, "Read and verify the instance-wide audit log"),
+        _rule("fixity.view", _I, "See fixity audits: failing objects and recent runs"),
+        _rule("fixity.run", _I, "Start a fixity audit or a replication to the replica now"),
         # Institutions.
         _rule("institution.list", _I, "List institutions", G.ANYONE),
         _rule("institution.create", _I, "Create an institution"),

@@ -604,3 +604,24 @@ def test_an_object_that_changes_while_it_is_copied_is_copied_again(
     assert (object_dir / head / "inventory.json").read_bytes() == (
         object_dir / "inventory.json"
     ).read_bytes()
+
+
+def test_the_dump_sees_one_instant_while_others_write(heritage_runtime: Runtime) -> None:
+    from heritage.audit.services import record
+
+    database = Database(heritage_runtime.settings.resolved_database_url)
+    try:
+        with snapshot(database) as connection:
+            before = row_counts(connection)["audit_entries"]
+            with heritage_runtime.database.session(write=True) as session:
+                record(session, SYSTEM, "test.step", "thing", 1)
+                session.commit()
+            assert row_counts(connection)["audit_entries"] == before
+            if connection.dialect.name == "postgresql":
+                level = connection.execute(text("SHOW transaction_isolation")).scalar()
+                assert level == "repeatable read"
+                assert connection.execute(text("SHOW transaction_read_only")).scalar() == "on"
+        with database.engine.connect() as connection:
+            assert row_counts(connection)["audit_entries"] == before + 1
+    finally:
+        database.dispose()
