@@ -10,7 +10,8 @@ receiving and writing (hashlib and AES-GCM release the GIL on large buffers)::
 
     event loop: request body -> blocks of one chunk (1 MiB)
     stage 1:    SHA-256 of the plaintext (+ the request's Upload-Checksum), seal
-    stage 2:    SHA-512 of the stored bytes (OCFL's digest), write
+    stage 2:    SHA-512 of the stored bytes (OCFL's digest)
+    stage 3:    write (and, beside it, fdatasync every 16 MiB)
 
 At most ``QUEUE_DEPTH`` blocks wait between two stages, so an upload holds a few
 MiB whatever its size. After each block is written, stage 2 records a *durable
@@ -299,14 +300,16 @@ class Appender:
         self._space: asyncio.Event | None = None
         self._plain: queue.Queue[Any] = queue.Queue(QUEUE_DEPTH)
         self._stored: queue.Queue[Any] = queue.Queue(QUEUE_DEPTH)
+        self._written: queue.Queue[Any] = queue.Queue(QUEUE_DEPTH)
         self._spare: queue.Queue[memoryview] = queue.Queue()
         if enc is not None:
-            for _ in range(QUEUE_DEPTH + 2):
+            for _ in range(2 * QUEUE_DEPTH + 3):
                 self._spare.put(memoryview(bytearray(enc.chunk_size + TAG_SIZE)))
         sha256, sha512 = self.start.fork()
         self._threads = [
             threading.Thread(target=self._stage1, args=(sha256,), daemon=True),
             threading.Thread(target=self._stage2, args=(sha512,), daemon=True),
+            threading.Thread(target=self._stage3, daemon=True),
         ]
         # Writeback starts while the body still arrives, so the fsync that ends the
         # request has little left to do (the client waits for that answer).
@@ -401,11 +404,11 @@ class Appender:
         if tail is not None and self._error is None:
             self._plain.put(tail)
         self._plain.put(_END)
-        for thread in self._threads[:2]:
+        for thread in self._threads[:3]:
             thread.join()
         self._flushing = False
         self._flush.set()
-        self._threads[2].join()
+        self._threads[3].join()
 
     def _fail(self, error: BaseException) -> None:
         if self._error is None:
@@ -445,27 +448,39 @@ class Appender:
             self._stored.put(_END)
 
     def _stage2(self, sha512: Hash) -> None:
+        # Hashing and writing the same block run in two threads, on two cores.
+        try:
+            while (item := self._stored.get()) is not _END:
+                if self._error is None:
+                    try:
+                        sha512.update(item[0])
+                    except BaseException as error:
+                        self._fail(error)
+                self._written.put((*item[:3], sha512.copy(), *item[3:]))
+        finally:
+            self._written.put(_END)
+
+    def _stage3(self) -> None:
         fd = self.part.fd
         stored_size = self.start.stored_size
-        while (item := self._stored.get()) is not _END:
-            view, end, sha256 = item[0], item[1], item[2]
+        while (item := self._written.get()) is not _END:
+            view, end, sha256, sha512 = item[0], item[1], item[2], item[3]
             if self._error is None:
                 try:
-                    sha512.update(view)
                     # pwrite: the position is ours to track (rollbacks truncate).
                     written = 0
                     while written < len(view):
                         written += os.pwrite(fd, view[written:], stored_size + written)
                     stored_size += len(view)
-                    self._last = Durable(end, stored_size, sha256, sha512.copy())
+                    self._last = Durable(end, stored_size, sha256, sha512)
                     self._unsynced += len(view)
                     if self._unsynced >= FLUSH_EVERY:
                         self._unsynced = 0
                         self._flush.set()
                 except BaseException as error:
                     self._fail(error)
-            if len(item) == 4:
-                self._spare.put(item[3])  # the sealing buffer may be used again
+            if len(item) == 5:
+                self._spare.put(item[4])  # the sealing buffer may be used again
 
     def _flusher(self) -> None:
         while True:

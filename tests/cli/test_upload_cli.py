@@ -14,10 +14,13 @@ from typer.testing import CliRunner
 
 from heritage.cli.main import app
 from heritage.uploads.models import Upload, UploadStatus
+from tests.uploads import conftest as uploads
 from tests.uploads.conftest import LiveServer
 from tests.uploads.test_tus_protocol import read_back
 
-pytest_plugins = ["tests.uploads.conftest"]
+# The live server and the world of the upload tests.
+live_server = uploads.live_server
+world = uploads.world
 MiB = 1 << 20
 ROOT = Path(__file__).resolve().parents[2]
 

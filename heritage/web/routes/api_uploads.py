@@ -191,7 +191,9 @@ async def _append(request: Request, append: Append, expected: bytes | None) -> U
         raise
     except ClientDisconnect:
         await run_in_threadpool(append.abort)
-        raise TusError("The connection closed before the body ended; the upload can resume.")
+        raise TusError(
+            "The connection closed before the body ended; the upload can resume."
+        ) from None
     except BaseException as error:
         await run_in_threadpool(append.abort, error)
         raise
