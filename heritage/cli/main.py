@@ -17,6 +17,8 @@ from heritage.accounts.services import AccountService
 from heritage.audit.services import verify_chain
 from heritage.cli.backup import backup_command, restore_command
 from heritage.cli.common import console, fail, open_runtime, service_errors
+from heritage.cli.fixity import fixity as fixity_command
+from heritage.cli.fixity import replicate as replicate_command
 from heritage.cli.keys import keys_app
 from heritage.cli.store import rebuild_index_command
 from heritage.cli.verify import verify as verify_command
@@ -427,6 +429,8 @@ def db_status() -> None:
 
 # -- preservation ---------------------------------------------------------------------------
 app.command("verify")(verify_command)
+app.command("fixity")(fixity_command)
+app.command("replicate")(replicate_command)
 
 
 # -- backup, keys, index -------------------------------------------------------------------

@@ -33,6 +33,8 @@ GROUPS = {
     "demo",
     "worker",
     "verify",
+    "fixity",
+    "replicate",
     "admin",
     "user",
     "token",
