@@ -46,6 +46,7 @@ from heritage.backup.dump import (
 )
 from heritage.backup.files import BackupError, BackupWriter, verify_backup
 from heritage.backup.keysfile import (
+    MIN_PASSPHRASE,
     KeyBundle,
     KeysFileError,
     collect_keys,
@@ -84,6 +85,7 @@ class BackupReport:
     tables: dict[str, int]
     storage: StorageCopy | None
     late_keys: int = 0
+    master_key_ids: list[str] = field(default_factory=list)  # those wrapping dumped data keys
     keys_file: Path | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -121,8 +123,9 @@ def backup(
 ) -> BackupReport:
     """Write a backup of the instance to the new directory ``dest`` (and its keys to
     ``keys_out``, encrypted with ``passphrase``)."""
-    if keys_out is not None and passphrase is None:
-        raise KeysFileError("a keys file needs a passphrase")
+    if keys_out is not None and (passphrase is None or len(passphrase) < MIN_PASSPHRASE):
+        # checked first: a backup of a large store should not fail at its very end
+        raise KeysFileError(f"a keys file needs a passphrase of {MIN_PASSPHRASE}+ characters")
     if keys_out is not None and keys_out.exists():
         raise KeysFileError(f"{keys_out} already exists; keys files are never overwritten")
     root = settings.resolved_storage_root
@@ -134,9 +137,14 @@ def backup(
         report = _write_backup(settings, database, writer)
         if keys_out is not None:
             assert passphrase is not None
-            report.keys_file = write_keys_file(
-                keys_out, collect_keys(settings), passphrase, keys_kdf
-            )
+            bundle = collect_keys(settings)
+            report.keys_file = write_keys_file(keys_out, bundle, passphrase, keys_kdf)
+            missing = sorted(set(report.master_key_ids) - bundle.master_key_ids())
+            if missing:
+                report.warnings.append(
+                    f"data keys are wrapped by master key {', '.join(missing)}, which this "
+                    "instance does not have: their files cannot be restored"
+                )
         writer.publish()
         return report
     except BaseException:
@@ -206,6 +214,7 @@ def _write_backup(settings: Settings, database: Database, writer: BackupWriter) 
         tables=counts,
         storage=storage,
         late_keys=late,
+        master_key_ids=master_ids,
         warnings=list(storage.warnings) if storage else [],
     )
 

@@ -156,8 +156,10 @@ def _copy_object(
         except (ObjectNotFound, PathNotFound, FileNotFoundError):
             writer.remove_tree(target)
             continue  # swapped out and deleted under us: read the new tree
-        problem = _consistency_problem(files, kept, digests, warnings, object_id)
+        found: list[str] = []
+        problem = _consistency_problem(files, kept, digests, found, object_id)
         if problem is None:
+            warnings.extend(found)  # only those of the copy that is kept
             return len(files), size
         writer.remove_tree(target)
     raise BackupError(f"object {object_id} kept changing or is damaged: {problem}")

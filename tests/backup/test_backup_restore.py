@@ -271,6 +271,12 @@ def test_wrong_passphrase_is_refused_by_the_keys_files_name(
     with pytest.raises(KeysFileError, match=r"damaged\.hckeys"):
         restore(fresh, tmp_path / "b", keys_file=damaged, passphrase=PASSPHRASE)
     nothing_written(fresh)
+    # and so is its header: weaker parameters swapped in do not pass for the real ones
+    weakened = tmp_path / "weakened.hckeys"
+    weakened.write_text(text_.replace('"iterations": 3', '"iterations": 2'))
+    with pytest.raises(KeysFileError, match="does not decrypt"):
+        restore(fresh, tmp_path / "b", keys_file=weakened, passphrase=PASSPHRASE)
+    nothing_written(fresh)
 
 
 def test_without_keys_encrypted_files_fail_by_name_never_as_garbage(
@@ -625,3 +631,19 @@ def test_the_dump_sees_one_instant_while_others_write(heritage_runtime: Runtime)
             assert row_counts(connection)["audit_entries"] == before + 1
     finally:
         database.dispose()
+
+
+def test_a_damaged_stored_file_is_backed_up_as_it_is_and_named(
+    heritage_runtime: Runtime, world: World, tmp_path: Path
+) -> None:
+    storage = heritage_runtime.storage
+    letter = next(
+        row
+        for row in PreservationService(heritage_runtime).list_objects(SYSTEM, "alpha")
+        if row.title == "Letter"
+    )
+    content = storage.inventory(letter.object_id).manifest
+    damaged = next(paths[0] for paths in content.values() if paths[0].endswith("scan.tif"))
+    flip_byte(storage.object_root(letter.object_id) / damaged)
+    report = backup(heritage_runtime.settings, tmp_path / "b")
+    assert report.warnings == [f"{letter.object_id}: {damaged} does not match its inventory digest"]
