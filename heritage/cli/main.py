@@ -20,7 +20,8 @@ from heritage.cli.common import console, fail, open_runtime, service_errors
 from heritage.cli.fixity import fixity as fixity_command
 from heritage.cli.fixity import replicate as replicate_command
 from heritage.cli.keys import keys_app
-from heritage.cli.store import rebuild_index_command
+from heritage.cli.store import import_ocfl_command, rebuild_index_command
+from heritage.cli.upload import upload as upload_command
 from heritage.cli.verify import verify as verify_command
 from heritage.institutions.services import InstitutionService
 from heritage.jobs.models import JobStatus
@@ -429,6 +430,7 @@ def db_status() -> None:
 
 # -- preservation ---------------------------------------------------------------------------
 app.command("verify")(verify_command)
+app.command("upload")(upload_command)
 app.command("fixity")(fixity_command)
 app.command("replicate")(replicate_command)
 
@@ -438,6 +440,7 @@ app.command("backup")(backup_command)
 app.command("restore")(restore_command)
 app.add_typer(keys_app, name="keys")
 app.command("rebuild-index")(rebuild_index_command)
+app.command("import-ocfl")(import_ocfl_command)
 
 
 def main() -> None:

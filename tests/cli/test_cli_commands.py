@@ -47,6 +47,8 @@ GROUPS = {
     "restore",
     "keys",
     "rebuild-index",
+    "import-ocfl",
+    "upload",
 }
 
 Invoke = Callable[..., Result]
