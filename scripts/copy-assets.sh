@@ -27,3 +27,13 @@ mkdir -p "$dest/swagger-ui"
 cp "$swagger/swagger-ui-bundle.js" "$swagger/swagger-ui.css" "$dest/swagger-ui/"
 cp "$swagger/LICENSE" "$dest/swagger-ui/LICENSE"
 echo "==> copied swagger-ui-dist to $dest/swagger-ui"
+
+tus=node_modules/tus-js-client
+[ -f "$tus/dist/tus.min.js" ] || {
+    echo "copy-assets.sh: $tus missing: run 'npm ci' first" >&2
+    exit 1
+}
+mkdir -p "$dest/tus-js-client"
+cp "$tus/dist/tus.min.js" "$dest/tus-js-client/tus.min.js"
+cp "$tus/LICENSE" "$dest/tus-js-client/LICENSE"
+echo "==> copied tus-js-client to $dest/tus-js-client"

@@ -30,6 +30,7 @@ from heritage.web.routes import (
     pages_institutions,
     pages_jobs,
     pages_objects,
+    pages_uploads,
     pages_workspaces,
     wellknown,
 )
@@ -59,6 +60,7 @@ ROUTERS = [
     pages_workspaces.router,
     pages_jobs.router,
     pages_objects.router,
+    pages_uploads.router,
     wellknown.router,
 ]
 

@@ -1,0 +1,22 @@
+"""The upload page of a workspace: the resumable upload partial on a page of its own."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from heritage.web.deps import RuntimeDep, allowed
+from heritage.web.routes.pages_workspaces import _workspace_context
+from heritage.web.templating import render
+from heritage.workspaces.services import WorkspaceService
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/workspaces/{workspace_slug}/upload")
+def upload_page(
+    request: Request, workspace_slug: str, runtime: RuntimeDep, identity: allowed("uploads.create")
+) -> Response:
+    workspace = WorkspaceService(runtime).get(identity, workspace_slug)
+    context = _workspace_context(request, runtime, identity, workspace, "objects")
+    context["workspace_slug"] = workspace.slug
+    return render(request, "uploads/page.html", context)
