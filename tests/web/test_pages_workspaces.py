@@ -285,6 +285,7 @@ def test_workspace_tabs_follow_the_role(site: Site) -> None:
     owner = site.browser("olga").get("/workspaces/letters")
     assert tabs_of(owner) == [
         "Overview",
+        "Files",
         "Members",
         "Invitations",
         "Activity",
@@ -294,10 +295,11 @@ def test_workspace_tabs_follow_the_role(site: Site) -> None:
     assert '<a href="/workspaces/letters" aria-current="page">Overview</a>' in owner.text
     assert "City Museum" in owner.text
     viewer = site.browser("vera").get("/workspaces/letters/members")
-    assert tabs_of(viewer) == ["Overview", "Members"]
+    assert tabs_of(viewer) == ["Overview", "Files", "Members"]
     assert 'aria-current="page">Members</a>' in viewer.text
     anonymous = site.browser().get("/workspaces/open")
-    assert tabs_of(anonymous) == ["Overview"]
+    # a public workspace's files are public too
+    assert tabs_of(anonymous) == ["Overview", "Files"]
 
 
 def test_private_workspace_is_not_found_for_outsiders(site: Site) -> None:
