@@ -415,21 +415,23 @@ def _verify(source: _Source, keys: list[PublicSigningKey]) -> VerificationReport
 
 
 def _require_signatures(report: VerificationReport, files: list[str]) -> None:
-    """From an object's first signed version on, a version without a signature is an error.
+    """Which missing signatures are errors: the head's and those after the first signed version.
 
-    This instance signs every version it commits; versions before the first
-    signature were imported (or written before the instance signed), and their
-    missing signatures stay warnings.
+    This instance signs every version it commits, so in an object that carries
+    the signature extension the head version was signed, and so was every
+    version after the first signed one. Versions before it were imported (or
+    written before the instance signed): their missing signatures stay warnings.
     """
-    signed = [_version_of(path) for path in files if path.startswith(SIGNATURE_DIR)]
-    numbers = [version_number(name) for name in signed if name]
-    if not numbers:
+    if not any(path.startswith(SIGNATURE_DIR) for path in files):
         return
-    first = min(numbers)
+    signed = [_version_of(path) for path in files if path.startswith(SIGNATURE_DIR)]
+    first = min((version_number(name) for name in signed if name), default=None)
 
     def judged(finding: Finding) -> Finding:
         version = _version_of(finding.path)
-        if finding.code == "HC-SIG-MISSING" and version and version_number(version) > first:
+        if finding.code != "HC-SIG-MISSING" or version is None:
+            return finding
+        if version == report.head or (first is not None and version_number(version) > first):
             return replace(finding, severity="error")
         return finding
 
@@ -737,12 +739,3 @@ def _no_key(key_id: str) -> bytes:
     from heritage.store.crypto import MissingKey
 
     raise MissingKey(key_id)
-
-
-def iter_problem_names(audit: ObjectAudit) -> Iterator[str]:
-    """Each failing path once, with its logical names (CLI and UI)."""
-    seen: set[str] = set()
-    for finding in audit.problems:
-        if finding.path not in seen:
-            seen.add(finding.path)
-            yield audit.name_of(finding.path)

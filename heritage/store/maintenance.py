@@ -656,9 +656,13 @@ def _last_workspace(runtime: Runtime, object_id: str) -> int | None:
 def fixity_job(context: JobContext) -> dict[str, Any]:
     """Params: ``workspace``, ``object``, ``deep``, ``due_only`` (default: only objects due)."""
     params = context.params
+    reported = [0.0]
 
     def progress(done: int, total: int, audit: ObjectAudit) -> None:
-        context.progress(done / max(total, 1), f"{done} of {total} objects checked")
+        # each report is a database write: a few a minute, not one per small object
+        if done == total or time.monotonic() - reported[0] > RECORD_SECONDS:
+            reported[0] = time.monotonic()
+            context.progress(done / max(total, 1), f"{done} of {total} objects checked")
 
     context.progress(0.0, "choosing the objects to check")
     run = FixityService(context.runtime).run(

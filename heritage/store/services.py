@@ -469,6 +469,7 @@ class PreservationService:
                     workspace_id=workspace.id,
                     details={"source": source.name, "versions": result.head},
                 )
+                self._replicate(uow, object_id, workspace.id)
                 uow.commit()
                 return self._view(uow.session, workspace, row)
         except BaseException:

@@ -15,6 +15,7 @@ from heritage.jobs.models import Job, JobStatus
 from heritage.runtime import Runtime
 from heritage.store.maintenance import REPLICATE_JOB, FixityService, ReplicationService
 from heritage.store.models import EventOutcome, EventType, PreservationEvent
+from heritage.store.ocfl import Changes, StorageRoot, User
 from heritage.store.ocfl.validate import validate_storage_root
 from heritage.store.replica import ReplicationError
 from heritage.store.services import PreservationService
@@ -273,3 +274,28 @@ def test_a_deleted_file_is_named_and_left_for_a_person(runtime: Runtime) -> None
     assert line.startswith("HC-FILE-MISSING v2/content/reply.txt (reply.txt): ")
     assert "not repaired: restoring failed" in line
     assert repair_events(runtime, object_id) == []
+
+
+def test_an_imported_object_is_replicated_and_its_unsigned_history_only_warned_about(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    foreign = StorageRoot(tmp_path / "foreign").initialize()  # another tool: no signatures
+    foreign_id = "https://example.org/objects/42"
+    author = User("Archivist", "mailto:archivist@example.org")
+    foreign.create_or_update(foreign_id, Changes.of({"page.txt": LETTER}), "Scanned", author)
+    view = PreservationService(runtime).import_ocfl(
+        SYSTEM, "letters", foreign.object_root(foreign_id)
+    )
+    object_id = view.row.object_id
+    primary, replica = both(runtime, object_id)
+    assert tree(replica) == tree(primary)
+    assert_valid_replica(runtime)
+
+    run = FixityService(runtime).run(SYSTEM)
+    assert run.ok and run.warnings == 1  # v1 came unsigned; v2, ours, is signed
+    [check] = events(runtime, object_id, EventType.FIXITY_CHECK)
+    assert check.outcome is EventOutcome.WARNING
+    assert "HC-SIG-MISSING extensions/heritage-signed-inventories/v1.sig.json" in check.detail
+    (primary / "extensions/heritage-signed-inventories/v2.sig.json").unlink()
+    [failed] = FixityService(runtime).run(SYSTEM).failures
+    assert [f.code for f in failed.problems] == ["HC-SIG-MISSING"]
