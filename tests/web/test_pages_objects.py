@@ -26,6 +26,7 @@ def test_list_create_and_object_page(heritage_app: FastAPI, world: World) -> Non
     listing = contributor.get("/workspaces/alpha/objects")
     assert listing.status_code == 200
     assert "Alpha letter" in listing.text
+    assert "Each file becomes a new object." in listing.text  # the resumable uploader
     created = contributor.post(
         "/workspaces/alpha/objects", {"title": "Herbarium sheet"}, follow_redirects=False
     )
@@ -44,6 +45,7 @@ def test_object_page_lists_files_versions_and_events(heritage_app: FastAPI, worl
     page = editor.get(f"/workspaces/alpha/objects/{uuid}")
     assert WORLD_FILE in page.text and "encrypted" in page.text
     assert "ingestion" in page.text
+    assert "Each file becomes part of a new version of this object." in page.text
     download = editor.get(f"/workspaces/alpha/objects/{uuid}/files/{WORLD_FILE}")
     assert download.content == b"Dear colleague,"
 
