@@ -166,35 +166,26 @@ def read_all(root: S3StorageRoot, object_id: str, path: str, version: str | None
         return stream.read()
 
 
-def record_calls(monkeypatch: pytest.MonkeyPatch, client: Any, method: str) -> list[dict[str, Any]]:
-    """Wrap one method of this client instance (only), recording each call's arguments."""
+def patch_client(
+    monkeypatch: pytest.MonkeyPatch,
+    client: Any,
+    method: str,
+    when: Callable[[tuple[Any, ...], dict[str, Any]], bool] | None = None,
+    exception: BaseException | None = None,
+) -> list[dict[str, Any]]:
+    """Wrap one method of this client instance only (undone by monkeypatch): record each
+    call's arguments and, on the call ``when`` picks, raise (a simulated crash by default)."""
     calls: list[dict[str, Any]] = []
     original = getattr(client, method)
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         calls.append({"args": args, **kwargs})
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(client, method, wrapper)
-    return calls
-
-
-def crash_on(
-    monkeypatch: pytest.MonkeyPatch,
-    client: Any,
-    method: str,
-    when: Callable[[tuple[Any, ...], dict[str, Any]], bool],
-    exception: BaseException | None = None,
-) -> None:
-    """Make ``client.method`` raise (a simulated crash by default) on the call ``when`` picks."""
-    original = getattr(client, method)
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if when(args, kwargs):
+        if when is not None and when(args, kwargs):
             raise exception or SimulatedCrash(f"{method} {kwargs.get('Key', args)}")
         return original(*args, **kwargs)
 
     monkeypatch.setattr(client, method, wrapper)
+    return calls
 
 
 # --- the basics ---------------------------------------------------------------------------------
@@ -359,7 +350,7 @@ def test_read_is_seekable_and_fetches_only_the_ranges_asked_for(
     data = os.urandom(3 * MiB + 17)
     root.create_or_update(RECORD, Changes.of({"big.bin": data, "empty.txt": b""}), "m", ALICE)
     stream = root.read(RECORD, "big.bin")
-    calls = record_calls(monkeypatch, root._bucket.client, "get_object")
+    calls = patch_client(monkeypatch, root._bucket.client, "get_object")
     with stream:
         assert stream.seekable()
         assert stream.seek(0, io.SEEK_END) == len(data)
@@ -414,7 +405,7 @@ def test_a_large_file_goes_up_in_parts_with_flat_memory(
             self.left -= n
             return n
 
-    parts = record_calls(monkeypatch, root._bucket.client, "upload_part")
+    parts = patch_client(monkeypatch, root._bucket.client, "upload_part")
     tracemalloc.start()
     try:
         root.create_or_update(RECORD, Changes.of({"big.bin": Generated()}), "large", ALICE)
@@ -639,56 +630,42 @@ V1 = {"keep.txt": b"kept", "old.txt": b"old"}
 V2 = {"keep.txt": b"kept", "new.txt": b"new", "more.txt": b"more"}
 
 
-def _key_is(suffix: str) -> Callable[[S3StorageRoot], Callable[..., bool]]:
-    def pick(root: S3StorageRoot) -> Callable[..., bool]:
-        key = f"{root.object_root(RECORD)}/{suffix}"
-        return lambda args, kwargs: kwargs.get("Key") == key
-
-    return pick
-
-
-def _nth_upload(n: int) -> Callable[[S3StorageRoot], Callable[..., bool]]:
-    def pick(root: S3StorageRoot) -> Callable[..., bool]:
-        seen = []
-
-        def when(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
-            seen.append(args)
-            return len(seen) == n
-
-        return when
-
-    return pick
-
-
-def _claim_release(root: S3StorageRoot) -> Callable[..., bool]:
-    return lambda args, kwargs: "/claims/" in kwargs.get("Key", "")
+def _when(root: S3StorageRoot, target: str | int) -> Callable[..., bool]:
+    """Which call crashes: the one writing ``<object root>/target``, the n-th, or a claim's."""
+    if isinstance(target, int):
+        calls: list[object] = []
+        return lambda args, kwargs: calls.append(args) or len(calls) == target
+    if target == "claim":
+        return lambda args, kwargs: "/claims/" in kwargs.get("Key", "")
+    key = f"{root.object_root(RECORD)}/{target}"
+    return lambda args, kwargs: kwargs.get("Key") == key
 
 
 UPDATE_CRASHES = [
-    pytest.param("upload_fileobj", _nth_upload(2), V1, id="content"),
-    pytest.param("put_object", _key_is("v2/inventory.json"), V1, id="version-inventory"),
-    pytest.param("put_object", _key_is("v2/inventory.json.sha512"), V1, id="version-sidecar"),
-    pytest.param("put_object", _key_is("extensions/test-signer/v2.sig"), V1, id="signature"),
-    pytest.param("put_object", _key_is("inventory.json"), V1, id="root-inventory"),
-    pytest.param("put_object", _key_is("inventory.json.sha512"), V2, id="root-sidecar"),
-    pytest.param("delete_object", _claim_release, V2, id="claim-release"),
+    pytest.param("upload_fileobj", 2, V1, id="content"),
+    pytest.param("put_object", "v2/inventory.json", V1, id="version-inventory"),
+    pytest.param("put_object", "v2/inventory.json.sha512", V1, id="version-sidecar"),
+    pytest.param("put_object", "extensions/test-signer/v2.sig", V1, id="signature"),
+    pytest.param("put_object", "inventory.json", V1, id="root-inventory"),
+    pytest.param("put_object", "inventory.json.sha512", V2, id="root-sidecar"),
+    pytest.param("delete_object", "claim", V2, id="claim-release"),
 ]
 
 
-@pytest.mark.parametrize(("method", "pick", "visible"), UPDATE_CRASHES)
+@pytest.mark.parametrize(("method", "target", "visible"), UPDATE_CRASHES)
 def test_a_crash_during_an_update_leaves_old_or_new_and_recovery_cleans_up(
     make_root: Callable[..., S3StorageRoot],
     s3: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     method: str,
-    pick: Callable[[S3StorageRoot], Callable[..., bool]],
+    target: str | int,
     visible: dict[str, bytes],
 ) -> None:
     make_root().initialize()
     writer = make_root(signer=FakeSigner(), lease_seconds=0).open()
     writer.create_or_update(RECORD, Changes.of(V1), "v1", ALICE)
-    crash_on(monkeypatch, writer._bucket.client, method, pick(writer))
+    patch_client(monkeypatch, writer._bucket.client, method, _when(writer, target))
     changes = Changes.of({"new.txt": io.BytesIO(b"new"), "more.txt": b"more"}, {"old.txt"})
     with pytest.raises(SimulatedCrash):
         writer.create_or_update(RECORD, changes, "v2", ALICE)
@@ -715,29 +692,29 @@ def test_a_crash_during_an_update_leaves_old_or_new_and_recovery_cleans_up(
 
 
 CREATE_CRASHES = [
-    pytest.param("upload_fileobj", _nth_upload(1), None, id="content"),
-    pytest.param("put_object", _key_is("0=ocfl_object_1.1"), None, id="declaration"),
-    pytest.param("put_object", _key_is("v1/inventory.json"), None, id="version-inventory"),
-    pytest.param("put_object", _key_is("extensions/test-signer/v1.sig"), None, id="signature"),
-    pytest.param("put_object", _key_is("inventory.json.sha512"), None, id="root-sidecar"),
-    pytest.param("put_object", _key_is("inventory.json"), None, id="root-inventory"),
-    pytest.param("delete_object", _claim_release, V1, id="claim-release"),
+    pytest.param("upload_fileobj", 1, None, id="content"),
+    pytest.param("put_object", "0=ocfl_object_1.1", None, id="declaration"),
+    pytest.param("put_object", "v1/inventory.json", None, id="version-inventory"),
+    pytest.param("put_object", "extensions/test-signer/v1.sig", None, id="signature"),
+    pytest.param("put_object", "inventory.json.sha512", None, id="root-sidecar"),
+    pytest.param("put_object", "inventory.json", None, id="root-inventory"),
+    pytest.param("delete_object", "claim", V1, id="claim-release"),
 ]
 
 
-@pytest.mark.parametrize(("method", "pick", "visible"), CREATE_CRASHES)
+@pytest.mark.parametrize(("method", "target", "visible"), CREATE_CRASHES)
 def test_a_crash_while_creating_leaves_nothing_or_the_whole_object(
     make_root: Callable[..., S3StorageRoot],
     s3: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     method: str,
-    pick: Callable[[S3StorageRoot], Callable[..., bool]],
+    target: str | int,
     visible: dict[str, bytes] | None,
 ) -> None:
     make_root().initialize()
     writer = make_root(signer=FakeSigner(), lease_seconds=0).open()
-    crash_on(monkeypatch, writer._bucket.client, method, pick(writer))
+    patch_client(monkeypatch, writer._bucket.client, method, _when(writer, target))
     with pytest.raises(SimulatedCrash):
         writer.create_or_update(RECORD, Changes.of(V1), "v1", ALICE)
     monkeypatch.undo()
@@ -766,10 +743,10 @@ def test_a_crash_while_purging_leaves_the_object_whole_or_gone(
     writer = make_root(lease_seconds=0).open()
     writer.create_or_update(RECORD, Changes.of(V1), "v1", ALICE)
     if step == "root-inventory":
-        method, pick = "delete_object", _key_is("inventory.json")(writer)
+        method, when = "delete_object", _when(writer, "inventory.json")
     else:
-        method, pick = "delete_objects", (lambda args, kwargs: True)
-    crash_on(monkeypatch, writer._bucket.client, method, pick)
+        method, when = "delete_objects", _when(writer, 1)
+    patch_client(monkeypatch, writer._bucket.client, method, when)
     with pytest.raises(SimulatedCrash):
         writer.purge(RECORD)
     monkeypatch.undo()
@@ -791,11 +768,11 @@ def test_an_error_mid_commit_is_rolled_back_at_once(
 ) -> None:
     root = make_root().initialize()
     root.create_or_update(RECORD, Changes.of(V1), "v1", ALICE)
-    crash_on(
+    patch_client(
         monkeypatch,
         root._bucket.client,
         "put_object",
-        _key_is("v2/inventory.json.sha512")(root),
+        _when(root, "v2/inventory.json.sha512"),
         exception=ConnectionError("network went away"),
     )
     with pytest.raises(ConnectionError):
@@ -811,7 +788,7 @@ def test_object_ids_skip_objects_whose_creation_was_cut_short(
 ) -> None:
     root = make_root(lease_seconds=0).initialize()
     root.create_or_update("urn:a", Changes.of({"a": b"a"}), "m", ALICE)
-    crash_on(
+    patch_client(
         monkeypatch,
         root._bucket.client,
         "put_object",

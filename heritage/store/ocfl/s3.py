@@ -83,6 +83,7 @@ from heritage.store.ocfl.errors import (
     InventoryError,
     ObjectExists,
     ObjectNotFound,
+    OcflError,
     PathNotFound,
     StoreNotInitialised,
     VersionNotFound,
@@ -333,6 +334,10 @@ class S3StorageRoot:
                     # nothing a retry would change: report it and let writers through
                     log.error("ocfl_s3_recovery_failed", object_id=object_id, error=str(error))
                     self._claims.release(claim)
+                    continue
+                except OcflError as error:
+                    # S3 failed us: the claim expires and the next recovery or writer retries
+                    log.warning("ocfl_s3_recovery_failed", object_id=object_id, error=str(error))
                     continue
                 self._claims.release(claim)
             log.info("ocfl_s3_recovered", object_id=object_id, dead=stored.data.decode())
