@@ -72,6 +72,10 @@ class KeyMissing(S3Error):
     """The key does not exist (``get`` and ``head`` answer None instead)."""
 
 
+# what an If-Match write or delete meets when the key changed (412) or went away (AWS: 404)
+_LOST = (PreconditionFailed, KeyMissing)
+
+
 class ObjectLocked(OcflError):
     """Another writer holds the object's claim, or this writer lost its own."""
 
@@ -506,7 +510,7 @@ class Claims:
             data = _dump(body)
             try:
                 etag = self.bucket.put(claim.key, data, if_match=claim.etag)
-            except PreconditionFailed:
+            except _LOST:
                 current = self.bucket.get(claim.key)
                 if current is None or current.data != data:  # not our own late answer
                     raise ObjectLocked(
@@ -521,7 +525,7 @@ class Claims:
             self.renew(claim)
 
     def release(self, claim: Claim) -> None:
-        with suppress(PreconditionFailed):  # no longer ours: its holder releases it
+        with suppress(*_LOST):  # no longer ours: its holder releases it
             self.bucket.delete(claim.key, if_match=claim.etag)
 
     def stale(self) -> Iterator[tuple[str, Stored]]:
@@ -535,10 +539,14 @@ class Claims:
         """Take over a dead writer's claim; None if another writer did first."""
         dead = _json(stored.data)
         body = self._body(dead.get("object"), action, dead)
+        data = _dump(body)
         try:
-            etag = self.bucket.put(key, _dump(body), if_match=stored.etag)
-        except PreconditionFailed:
-            return None
+            etag = self.bucket.put(key, data, if_match=stored.etag)
+        except _LOST:
+            current = self.bucket.get(key)
+            if current is None or current.data != data:  # not our own late answer
+                return None
+            etag = current.etag
         return Claim(key, etag, body)
 
 

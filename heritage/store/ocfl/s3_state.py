@@ -26,7 +26,7 @@ from heritage.store.ocfl.inventory import (
     sidecar_name,
     version_number,
 )
-from heritage.store.ocfl.s3_io import Bucket, ObjectLocked, PreconditionFailed
+from heritage.store.ocfl.s3_io import Bucket, KeyMissing, ObjectLocked, PreconditionFailed
 
 log = structlog.get_logger(__name__)
 
@@ -123,7 +123,7 @@ def swap(bucket: Bucket, key: str, data: bytes, etag: str) -> None:
     """Replace ``key`` if it still has ``etag`` (compare and swap)."""
     try:
         bucket.put(key, data, if_match=etag)
-    except PreconditionFailed:
+    except (PreconditionFailed, KeyMissing):  # changed, or gone (AWS answers 404)
         current = bucket.get(key)
         if current is None or current.data != data:
             raise ObjectLocked(f"{key} was changed by another writer meanwhile") from None
