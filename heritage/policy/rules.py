@@ -117,18 +117,18 @@ RULES: dict[str, Rule] = {
         _rule("objects.update", _W, "Add or replace files (a new version)", G.CONTRIBUTOR),
         _rule("objects.delete", _W, "Delete files or objects (a new version)", G.EDITOR),
         _rule("objects.purge", _W, "Purge an object and its whole history, with a reason"),
-        # Invitations are opened with the secret link itself.
-        _rule("invitation.view", _I, "Open an invitation link", G.ANYONE),
-        _rule("invitation.accept", _I, "Accept an invitation", G.SIGNED_IN),
-        # Background jobs.
-        _rule("jobs.list", _I, "List one's own jobs", G.SIGNED_IN),
-        _rule("job.view", _J, "See a job's progress and errors", G.CREATOR, G.CONTRIBUTOR),
         _rule(
             "uploads.create",
             _W,
             "Upload files in resumable pieces (tus); continue only one's own uploads",
             G.CONTRIBUTOR,
         ),
+        # Invitations are opened with the secret link itself.
+        _rule("invitation.view", _I, "Open an invitation link", G.ANYONE),
+        _rule("invitation.accept", _I, "Accept an invitation", G.SIGNED_IN),
+        # Background jobs.
+        _rule("jobs.list", _I, "List one's own jobs", G.SIGNED_IN),
+        _rule("job.view", _J, "See a job's progress and errors", G.CREATOR, G.CONTRIBUTOR),
         _rule("job.retry", _J, "Retry a failed job", G.CREATOR, G.MANAGER),
     ]
 }
