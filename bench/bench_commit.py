@@ -3,7 +3,8 @@
 A 2 KB JSON file is replaced in an object that already has 50 versions, in an
 encrypting workspace, through the whole service (policy, encryption, OCFL commit
 with its signature, index, event and audit entry in one database transaction)
-and through the bare OCFL storage root. Baseline measured in the same run: the
+and through the bare OCFL storage root (also on an object with 500 versions,
+to show what history costs). Baseline measured in the same run: the
 least any crash-safe file replacement costs on the same disk (write a temporary
 file, fsync, rename over the old one, fsync the directory). Target: service
 median under 20 ms. ``HERITAGE_BENCH_DIR`` picks the directory (default: a
@@ -106,11 +107,23 @@ def main() -> int:
             "urn:bench:1", Changes.of({"record.json": metadata(number)}), "Edit", user
         )
 
+    long_history = 500
+    for number in range(long_history):
+        bare.create_or_update(
+            "urn:bench:2", Changes.of({"record.json": metadata(number)}), "v", user
+        )
+
+    def long_root(number: int) -> None:
+        bare.create_or_update(
+            "urn:bench:2", Changes.of({"record.json": metadata(-number)}), "Edit", user
+        )
+
     baseline_dir = base / "baseline"
     baseline_dir.mkdir()
     results = {
         "crash-safe file replace (baseline)": timings(durable_replace(baseline_dir)),
         "OCFL storage root commit": timings(through_root),
+        f"OCFL storage root commit, {long_history}+ versions": timings(long_root),
         "service: encrypted, signed, indexed, audited": timings(through_service),
     }
     baseline = statistics.median(results["crash-safe file replace (baseline)"])
