@@ -107,4 +107,46 @@ def load_demo(runtime: Runtime) -> DemoInfo:
         workspaces.add_member(SYSTEM, WORKSPACE, ADMIN_EMAIL, "owner")
         workspaces.add_member(SYSTEM, WORKSPACE, CURATOR_EMAIL, "editor")
         workspaces.add_member(SYSTEM, WORKSPACE, RESEARCHER_EMAIL, "contributor")
+    _load_stored_objects(runtime)
     return DemoInfo(ADMIN_EMAIL, password, WORKSPACE)
+
+
+# Written for the demo by the project; a fictional letter, not a real document.
+_LETTER = """Harbour Office, 14 March 1887
+
+Dear Sir,
+The new crane on the east quay was tried yesterday and lifted the full load
+of twelve tons without trouble. The pilots ask that the lamp on the mole be
+lit half an hour earlier while the evenings are dark.
+
+Your obedient servant,
+The Harbour Master
+"""
+_LETTER_CORRECTED = _LETTER.replace("twelve tons", "twelve tons (English measure)")
+_MEASUREMENTS = "part,height_mm,width_mm\nsheet,228,181\nenvelope,95,146\n"
+
+
+def _load_stored_objects(runtime: Runtime) -> None:
+    """A stored object with two versions, so the Files tab shows history from the start."""
+    from heritage.store.services import PreservationService
+
+    service = PreservationService(runtime)
+    if service.list_objects(SYSTEM, WORKSPACE):
+        return
+    view = service.create_object(
+        SYSTEM,
+        WORKSPACE,
+        title="Letter from the harbour master, 1887",
+        files={
+            "transcription.txt": _LETTER.encode(),
+            "measurements.csv": _MEASUREMENTS.encode(),
+        },
+        message="Transcription and measurements",
+    )
+    service.add_files(
+        SYSTEM,
+        WORKSPACE,
+        view.uuid,
+        {"transcription.txt": _LETTER_CORRECTED.encode()},
+        "Transcription: unit of the load noted",
+    )

@@ -294,12 +294,15 @@ def test_demo_load_only_is_idempotent_and_prints_credentials(
     assert re.search(r"Email:\s+admin@demo-museum\.example", first)
     assert re.search(rf"Password:\s+{re.escape(password)}$", first, re.M)
 
-    def counts() -> tuple[int, int, int]:
+    def counts() -> tuple[int, int, int, int]:
+        from heritage.store.services import PreservationService
+
         workspaces = WorkspaceService(runtime).list_visible(SYSTEM)
         return (
             len(AccountService(runtime).list_users(SYSTEM)),
             len(InstitutionService(runtime).list()),
             len(workspaces),
+            len(PreservationService(runtime).list_objects(SYSTEM, "demo")),
         )
 
     before = counts()
@@ -307,6 +310,7 @@ def test_demo_load_only_is_idempotent_and_prints_credentials(
     assert re.search(rf"Password:\s+{re.escape(password)}$", second, re.M)
     assert counts() == before
     assert before[0] >= 1 and before[1] >= 1 and before[2] >= 1
+    assert before[3] == 1  # a stored object with history, encrypted in the private workspace
     user = AccountService(runtime).authenticate("admin@demo-museum.example", password, client="t")
     assert user.is_admin
 
