@@ -24,6 +24,8 @@ from playwright.sync_api import expect
 MAX_PAGES = 60
 FAILING_IMPACTS = ("serious", "critical")
 SKIPPED_PREFIXES = ("/static", "/api/openapi.json", "/logout")
+# Stored files are downloads, not pages (tests/api/test_objects_api.py covers them).
+DOWNLOAD = re.compile(r"^/workspaces/[^/]+/objects/[^/]+/files/")
 NODES_SHOWN = 3
 
 
@@ -154,7 +156,7 @@ def same_origin_links(page, base_url: str) -> list[str]:
         if not href or not href.startswith("/") or href.startswith("//"):
             continue
         path = urldefrag(href)[0]
-        if not path or path.startswith(SKIPPED_PREFIXES):
+        if not path or path.startswith(SKIPPED_PREFIXES) or DOWNLOAD.match(path):
             continue
         links.append(base_url + path)
     return links
