@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from heritage.store.crypto.keyfiles import fsync_directory
+
 MANIFEST_NAME = "manifest-sha512.txt"
 BLOCK = 1 << 20
 _LINE = re.compile(r"^([0-9a-f]{128})  (.+)$")
@@ -129,14 +131,6 @@ class BackupWriter:
 
     def discard(self) -> None:
         shutil.rmtree(self.work, ignore_errors=True)
-
-
-def fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def read_manifest(location: Path) -> dict[str, str]:

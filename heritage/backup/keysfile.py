@@ -38,11 +38,12 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
-from heritage.backup.files import BackupError, fsync_directory
+from heritage.backup.files import BackupError
 from heritage.config import Settings
 from heritage.db.base import utcnow
 from heritage.store.crypto import LocalMasterKey, open_key_manager
 from heritage.store.crypto.errors import CryptoError
+from heritage.store.crypto.keyfiles import fsync_directory, write_key_file
 from heritage.store.crypto.keys import MASTER_KEY_FILE, MASTER_KEY_SIZE
 from heritage.store.keyring import RETIRED_DIR
 from heritage.store.keystatus import PENDING_NAME
@@ -175,22 +176,6 @@ def collect_keys(settings: Settings) -> KeyBundle:
     )
 
 
-def _write_secret(path: Path, data: bytes) -> None:
-    """Write a key file (0600) that no process sees half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    fsync_directory(path.parent)
-
-
 def _install(path: Path, data: bytes) -> bool:
     """Put a key file in place; False when the same file is there already.
 
@@ -201,7 +186,7 @@ def _install(path: Path, data: bytes) -> bool:
         if path.read_bytes() == data:
             return False
         raise KeysFileError(f"{path} exists with other contents; not overwritten")
-    _write_secret(path, data)
+    write_key_file(path, data, replace=True)
     return True
 
 
@@ -260,7 +245,7 @@ def _install_master_key(settings: Settings, entry: KeyEntry) -> list[str]:
             fsync_directory(target.parent)
         done.append(f"master key {old.key_id} that was in place moved to the retired keys")
         path.unlink(missing_ok=True)
-    _write_secret(path, entry.data)
+    write_key_file(path, entry.data, replace=True)
     done.append(f"master key {entry.key_id} installed")
     return done
 
@@ -278,7 +263,7 @@ def _install_signing_key(keys_dir: Path, entry: KeyEntry) -> list[str]:
         name = existing.key_id.replace(":", "-") + ".pem"
         _install(keys_dir / RETIRED_DIR_NAME / name, existing.public.to_pem())
         done.append(f"signing key {existing.key_id} that was in place retired")
-    _write_secret(path, entry.data)
+    write_key_file(path, entry.data, replace=True)
     done.append(f"signing key {entry.key_id} installed")
     return done
 

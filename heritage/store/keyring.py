@@ -35,6 +35,7 @@ from heritage.store.crypto import (
     new_data_key,
     open_key_manager,
 )
+from heritage.store.crypto.keyfiles import fsync_directory, write_key_file
 from heritage.store.crypto.keys import MASTER_KEY_FILE
 from heritage.store.models import WorkspaceKey
 from heritage.workspaces.models import Workspace
@@ -169,7 +170,7 @@ def rotate_master_key(
             raise ValueError("the master key comes from HERITAGE_MASTER_KEY: give the new key")
         if not pending.exists():
             # Kept on disk before any row changes, so a crash never strands a data key.
-            _write_key_file(pending, secrets.token_bytes(32))
+            write_key_file(pending, secrets.token_bytes(32))
         new_key = LocalMasterKey.from_file(pending, create=False)
     managers: dict[str, KeyManager] = {old.key_id: old, new_key.key_id: new_key}
     for retired in retired_master_keys(settings):
@@ -196,25 +197,6 @@ def rotate_master_key(
         retired_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.replace(key_path, retired_dir / f"{old.key_id}.key")
         os.replace(pending, key_path)
-        _fsync_dir(key_path.parent)
-        _fsync_dir(retired_dir)
+        fsync_directory(key_path.parent)
+        fsync_directory(retired_dir)
     return RotationResult(old.key_id, new_key.key_id, rewrapped, current)
-
-
-def _write_key_file(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import json
 import os
-import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from heritage.config import Settings
+from heritage.store.crypto.keyfiles import write_key_file
 from heritage.store.ocfl.digests import digest_bytes
 
 EXTENSION_NAME = "heritage-signed-inventories"
@@ -210,7 +209,7 @@ class SigningKey:
         if not path.exists():
             if not create:
                 raise SigningKeyError(f"signing key file {path} does not exist")
-            _create_exclusive(path, cls.generate().to_pem())
+            write_key_file(path, cls.generate().to_pem())
         try:
             mode = path.stat().st_mode & 0o777
             if os.name == "posix" and mode & 0o077:
@@ -233,34 +232,6 @@ class SigningKey:
 
     def __repr__(self) -> str:
         return f"SigningKey(key_id={self.key_id!r}, origin={self.origin!r})"
-
-
-def _create_exclusive(path: Path, data: bytes) -> None:
-    """Write a new key file that no process sees half-written or with loose permissions."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # link() fails if the name exists, so two processes starting together keep one key
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _retired_file_name(key: PublicSigningKey) -> str:
@@ -308,19 +279,9 @@ def rotate_signing_key(keys_dir: Path) -> SigningKey:
     old = SigningKey.from_file(keys_dir / SIGNING_KEY_NAME)
     retired = keys_dir / RETIRED_DIR_NAME
     retired.mkdir(parents=True, exist_ok=True, mode=0o700)
-    _create_exclusive(retired / _retired_file_name(old.public), old.public.to_pem())
+    write_key_file(retired / _retired_file_name(old.public), old.public.to_pem())
     new = SigningKey.generate()
-    temporary = keys_dir / f".{SIGNING_KEY_NAME}.{secrets.token_hex(8)}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(new.to_pem())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, keys_dir / SIGNING_KEY_NAME)
-    finally:
-        temporary.unlink(missing_ok=True)
-    _fsync_directory(keys_dir)
+    write_key_file(keys_dir / SIGNING_KEY_NAME, new.to_pem(), replace=True)
     return SigningKey(new._key, origin=str(keys_dir / SIGNING_KEY_NAME))
 
 

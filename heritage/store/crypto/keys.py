@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hmac
 import json
 import os
@@ -33,6 +32,7 @@ from heritage.store.crypto.errors import (
     WrongMasterKey,
 )
 from heritage.store.crypto.format import DATA_KEY_SIZE, check_data_key
+from heritage.store.crypto.keyfiles import write_key_file
 
 MASTER_KEY_SIZE = 32
 MASTER_KEY_ENV = "HERITAGE_MASTER_KEY"
@@ -129,7 +129,7 @@ class LocalMasterKey:
         if not path.exists():
             if not create:
                 raise MasterKeyUnavailable(f"master key file {path} does not exist")
-            _create_key_file(path)
+            write_key_file(path, secrets.token_bytes(MASTER_KEY_SIZE))
         try:
             mode = path.stat().st_mode & 0o777
             if os.name == "posix" and mode & 0o077:
@@ -208,34 +208,6 @@ def _wrap_aad(master_key_id: str, algorithm: str, context: Context) -> bytes:
     bound = {"algorithm": algorithm, "context": dict(context), "master_key_id": master_key_id}
     canonical = json.dumps(bound, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return b"heritage-cloud wrapped data key v1\n" + canonical.encode()
-
-
-def _create_key_file(path: Path) -> None:
-    """Write a new key where no process can see it half-written or with loose permissions."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(secrets.token_bytes(MASTER_KEY_SIZE))
-            handle.flush()
-            os.fsync(handle.fileno())
-        # link() fails if the name exists, so two processes starting together keep one key.
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def rewrap(old: KeyManager, new: KeyManager, wrapped: WrappedKey, context: Context) -> WrappedKey:
