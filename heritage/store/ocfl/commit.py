@@ -108,18 +108,7 @@ def build_object(
     version_dir = target / inventory.head
     os.mkdir(version_dir)
     directories.append(version_dir)
-    for content_path, source in sorted(new_content.items()):
-        destination = target / content_path
-        missing = []
-        parent = destination.parent
-        while not parent.exists():
-            missing.append(parent)
-            parent = parent.parent
-        for directory in reversed(missing):
-            os.mkdir(directory)
-            directories.append(directory)
-        os.rename(source, destination)
-        files.append(destination)
+    files += _move_content(target, new_content, directories)
     data = inventory.to_json()
     pair = (
         (INVENTORY_NAME, data),
@@ -134,6 +123,29 @@ def build_object(
         files += _write_extension_files(target, signer.extension_name, signed, directories)
     # deepest directories first, so each parent is synced after the entries below it
     make_durable(files, directories[::-1], anchor=target)
+
+
+def _move_content(
+    root: Path, new_content: Mapping[str, Path], directories: list[Path]
+) -> list[Path]:
+    """Move each new content file to its content path below ``root``; the files moved.
+
+    Directories created on the way are added to ``directories`` (to be fsynced).
+    """
+    moved = []
+    for content_path, source in sorted(new_content.items()):
+        destination = root / content_path
+        missing = []
+        parent = destination.parent
+        while not parent.exists():
+            missing.append(parent)
+            parent = parent.parent
+        for directory in reversed(missing):
+            os.mkdir(directory)
+            directories.append(directory)
+        os.rename(source, destination)
+        moved.append(destination)
+    return moved
 
 
 def _plain_name(name: object) -> bool:
@@ -272,18 +284,7 @@ def build_version(
     version_dir = stage / inventory.head
     os.mkdir(version_dir)
     directories.append(version_dir)
-    for content_path, source in sorted(new_content.items()):
-        destination = stage / content_path
-        missing = []
-        parent = destination.parent
-        while not parent.exists():
-            missing.append(parent)
-            parent = parent.parent
-        for directory in reversed(missing):
-            os.mkdir(directory)
-            directories.append(directory)
-        os.rename(source, destination)
-        files.append(destination)
+    files += _move_content(stage, new_content, directories)
     data = inventory.to_json()
     sidecar = sidecar_name(inventory.digest_algorithm)
     pair = ((INVENTORY_NAME, data), (sidecar, sidecar_text(data, inventory.digest_algorithm)))
