@@ -9,24 +9,28 @@ fixity audit repairs damaged files of the primary from it
 ``replicate_object`` is idempotent: it copies only what the replica lacks
 (hashing each content file on the way and refusing content whose digest is
 not the one the primary's manifest records), reuses the rest, and writes the
-inventories last. On a local replica the new object tree is built beside the
-old one and swapped in as one step, the way the storage root commits a
-version (``ocfl/store.py``), so the replica holds a complete, valid object at
-every instant, even when a replication is cut short.
+inventories last. What it copies is staged in the replica's
+``scratch_directory()`` and installed by the replica's ``replace_tree``, with
+the files it already holds carried over: on local disk the new object tree is
+built beside the old one and swapped in as one step, the way the storage root
+commits a version (``ocfl/local_repair.py``); on S3 it is written by the
+commit protocol under the object's claim, the root inventory last
+(``ocfl/s3_repair.py``). Either way the replica holds a complete, valid object
+at every instant, even when a replication is cut short, and nothing here
+depends on which kind of storage root either side is.
 """
 
 from __future__ import annotations
 
-import os
 import re
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from heritage.store.ocfl.commit import place_new, swap_in
-from heritage.store.ocfl.digests import copy_and_hash, digest_bytes, digest_file
-from heritage.store.ocfl.errors import InventoryError, ObjectNotFound, OcflError
-from heritage.store.ocfl.fsops import make_durable, write_file
+from heritage.store.ocfl.digests import BLOCK_SIZE, copy_and_hash, digest_bytes, new_hash
+from heritage.store.ocfl.errors import InventoryError, ObjectNotFound, OcflError, PathNotFound
+from heritage.store.ocfl.fsops import write_file
 from heritage.store.ocfl.inventory import (
     INVENTORY_NAME,
     Inventory,
@@ -35,7 +39,7 @@ from heritage.store.ocfl.inventory import (
     sidecar_name,
     version_number,
 )
-from heritage.store.ocfl.store import StorageRoot
+from heritage.store.ocfl.restoring import StaleTree
 
 _VERSION_DIR = re.compile(r"^(v\d+)/")
 _SIGNATURE = re.compile(r"^extensions/[^/]+/(v\d+)\.sig\.json$")
@@ -148,13 +152,14 @@ def replicate_object(
     primary has no such object, :class:`ReplicationError` when it cannot be
     copied faithfully.
     """
-    if not isinstance(replica, StorageRoot):
-        raise ReplicationError(
-            f"replication to a {type(replica).__name__} is not supported yet; "
-            "use a local directory as the replica root"
-        )
     snapshot = read_snapshot(source, object_id)
-    return _LocalReplica(replica).write(source, object_id, snapshot, verify_existing)
+    for _ in range(2):
+        with suppress(PathNotFound):  # a file to keep went away meanwhile: look again
+            return _replicate(source, replica, object_id, snapshot, verify_existing)
+    try:
+        return _replicate(source, replica, object_id, snapshot, verify_existing)
+    except PathNotFound as error:
+        raise ReplicationError(f"{object_id}: {error}; not replicated") from error
 
 
 def purge_replica(replica: Any, object_id: str) -> bool:
@@ -166,150 +171,120 @@ def purge_replica(replica: Any, object_id: str) -> bool:
     return True
 
 
-class _LocalReplica:
-    """Writes whole object trees into a local replica root, swapped in atomically.
-
-    Uses the storage root's own work directories and object locks (crash
-    recovery and mutual exclusion then work exactly as for commits).
-    """
-
-    def __init__(self, root: StorageRoot) -> None:
-        self.root = root
-
-    def write(
-        self, source: Any, object_id: str, snapshot: _Snapshot, verify_existing: bool
-    ) -> ReplicationResult:
-        result = ReplicationResult(object_id, head=snapshot.inventory.head)
-        algorithm = snapshot.inventory.digest_algorithm
-        expected = snapshot.expected
-        # the root's own work directories and lock: recovery and exclusion as for commits
-        with self.root._work_dir() as work, self.root._object_lock(object_id):
-            live = self.root.object_root(object_id)
-            present = live.is_dir()
-            have = _sizes(live) if present else {}
-            head = _head_of(live) if present else None
-            if head is not None and version_number(head) > version_number(result.head or "v0"):
-                result.newer = True
-                return result
-            parts = self.root.layout.object_path(object_id).split("/")
-            staged = work / "new"
-            target = staged.joinpath(*parts) if not present else staged
-            parents = _make_parents(staged, parts) if not present else []
-            target.mkdir()
-            files: list[Path] = []
-            directories: list[Path] = [target]
-            for path in snapshot.files:
-                destination = target / path
-                _make_dirs(destination.parent, target, directories)
-                if path in (INVENTORY_NAME, snapshot.sidecar):
-                    continue  # written last, from the snapshot
-                if self._reuse(live, path, have, head, expected, algorithm, verify_existing):
-                    os.link(live / path, destination)
-                    continue
-                if _version_of(path) is None and path in have:
-                    # small files outside the versions (declaration, extension config):
-                    # compared byte for byte, copied only when they differ
-                    data = _read(source, object_id, path)
-                    if (live / path).read_bytes() == data:
-                        os.link(live / path, destination)
-                        continue
-                    write_file(destination, data, fsync=False)
-                    files.append(destination)
-                    result.copied.append(path)
-                    result.bytes_copied += len(data)
-                    continue
-                with source.open_stored(object_id, path) as stream:
-                    digests, size = copy_and_hash(stream, destination, (algorithm,))
-                if path in expected and digests[algorithm] != expected[path]:
-                    raise ReplicationError(
-                        f"{object_id}: {path} in the primary does not match its {algorithm} "
-                        "digest; not replicated (the fixity audit reports and repairs it)"
-                    )
-                files.append(destination)
-                result.copied.append(path)
-                result.bytes_copied += size
-            _check_version_inventories(target, result.copied, algorithm, object_id)
-            if not result.copied and _same(live / INVENTORY_NAME, snapshot.inventory_bytes):
-                return result  # nothing lacking: leave the live tree untouched
-            # the inventories last, so every file they name is already in place
-            last = (
-                (INVENTORY_NAME, snapshot.inventory_bytes),
-                (snapshot.sidecar, snapshot.sidecar_bytes),
-            )
-            for name, data in last:
-                write_file(target / name, data, fsync=False)
-                files.append(target / name)
-            if not result.copied:
-                result.copied.append(INVENTORY_NAME)
-            make_durable(files, directories[::-1], anchor=target)
-            if present:
-                swap_in(target, live, work)
-            else:
-                make_durable([], parents, anchor=staged)
-                place_new(staged, self.root.path, parts)
+def _replicate(
+    source: Any, replica: Any, object_id: str, snapshot: _Snapshot, verify_existing: bool
+) -> ReplicationResult:
+    """Stage what the replica lacks, then have it install the object's new tree in one step."""
+    result = ReplicationResult(object_id, head=snapshot.inventory.head)
+    algorithm = snapshot.inventory.digest_algorithm
+    expected = snapshot.expected
+    try:
+        have = set(replica.object_files(object_id))
+    except ObjectNotFound:
+        have = set()
+    current = _read_or_none(replica, object_id, INVENTORY_NAME) if have else None
+    head = _head_of(current)
+    if head is not None and version_number(head) > version_number(snapshot.inventory.head):
+        result.newer = True
         return result
+    keep: list[str] = []
+    with replica.scratch_directory() as scratch:
+        target = Path(scratch) / "tree"
+        target.mkdir()
+        for path in snapshot.files:
+            if path in (INVENTORY_NAME, snapshot.sidecar):
+                continue  # written last, from the snapshot
+            if _reuse(replica, object_id, path, have, head, expected, algorithm, verify_existing):
+                keep.append(path)
+                continue
+            destination = target / path
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            if _version_of(path) is None and path in have:
+                # small files outside the versions (declaration, extension config):
+                # compared byte for byte, copied only when they differ
+                data = _read(source, object_id, path)
+                if _read_or_none(replica, object_id, path) == data:
+                    keep.append(path)
+                    continue
+                write_file(destination, data, fsync=False)
+                result.copied.append(path)
+                result.bytes_copied += len(data)
+                continue
+            with source.open_stored(object_id, path) as stream:
+                digests, size = copy_and_hash(stream, destination, (algorithm,))
+            if path in expected and digests[algorithm] != expected[path]:
+                raise ReplicationError(
+                    f"{object_id}: {path} in the primary does not match its {algorithm} "
+                    "digest; not replicated (the fixity audit reports and repairs it)"
+                )
+            result.copied.append(path)
+            result.bytes_copied += size
+        _check_version_inventories(target, result.copied, algorithm, object_id)
+        if not result.copied and current == snapshot.inventory_bytes:
+            return result  # nothing lacking: leave the replica's copy untouched
+        # the inventories last, so every file they name is already in place
+        for name, data in (
+            (INVENTORY_NAME, snapshot.inventory_bytes),
+            (snapshot.sidecar, snapshot.sidecar_bytes),
+        ):
+            write_file(target / name, data, fsync=False)
+        if not result.copied:
+            result.copied.append(INVENTORY_NAME)
+        try:
+            replica.replace_tree(object_id, target, keep=keep)
+        except StaleTree:
+            return ReplicationResult(object_id, head=snapshot.inventory.head, newer=True)
+    return result
 
-    @staticmethod
-    def _reuse(
-        live: Path,
-        path: str,
-        have: dict[str, int],
-        head: str | None,
-        expected: dict[str, str],
-        algorithm: str,
-        verify: bool,
-    ) -> bool:
-        """Whether the replica's own file can stay (linked into the new tree)."""
-        if path not in have or head is None:
-            return False
-        version = _version_of(path)
-        if version is None or version_number(version) > version_number(head):
-            return False  # root and extension files change between versions: copied afresh
-        if path not in expected:
-            return True  # a version's inventory, sidecar or signature: immutable once written
-        if not verify:
-            return True
-        return digest_file(live / path, algorithm) == expected[path]
 
-
-def _same(path: Path, data: bytes) -> bool:
-    try:
-        return path.read_bytes() == data
-    except OSError:
+def _reuse(
+    replica: Any,
+    object_id: str,
+    path: str,
+    have: set[str],
+    head: str | None,
+    expected: dict[str, str],
+    algorithm: str,
+    verify: bool,
+) -> bool:
+    """Whether the replica's own file can stay (carried over into the new tree)."""
+    if path not in have or head is None:
         return False
+    version = _version_of(path)
+    if version is None or version_number(version) > version_number(head):
+        return False  # root and extension files change between versions: compared afresh
+    if path not in expected:
+        return True  # a version's inventory, sidecar or signature: immutable once written
+    if not verify:
+        return True
+    return _digest_stored(replica, object_id, path, algorithm) == expected[path]
 
 
-def _sizes(root: Path) -> dict[str, int]:
-    found = {}
-    for directory, _, names in os.walk(root):
-        relative = Path(directory).relative_to(root).as_posix()
-        prefix = "" if relative == "." else relative + "/"
-        for name in names:
-            found[prefix + name] = (Path(directory) / name).stat().st_size
-    return found
-
-
-def _head_of(live: Path) -> str | None:
+def _read_or_none(store: Any, object_id: str, path: str) -> bytes | None:
     try:
-        return parse_inventory((live / INVENTORY_NAME).read_bytes()).head
-    except (OSError, InventoryError):
+        return _read(store, object_id, path)
+    except (OcflError, OSError):
+        return None
+
+
+def _digest_stored(store: Any, object_id: str, path: str, algorithm: str) -> str | None:
+    hasher = new_hash(algorithm)
+    try:
+        with store.open_stored(object_id, path) as stream:
+            while block := stream.read(BLOCK_SIZE):
+                hasher.update(block)
+    except (OcflError, OSError):
+        return None
+    return hasher.hexdigest()
+
+
+def _head_of(inventory: bytes | None) -> str | None:
+    if inventory is None:
+        return None
+    try:
+        return parse_inventory(inventory).head
+    except InventoryError:
         return None  # a damaged replica copy: rebuilt from the primary
-
-
-def _make_parents(staged: Path, parts: list[str]) -> list[Path]:
-    """Staged copies of the object root's parent directories, deepest first."""
-    staged.joinpath(*parts[:-1]).mkdir(parents=True)
-    return [staged.joinpath(*parts[:depth]) for depth in range(len(parts) - 1, -1, -1)]
-
-
-def _make_dirs(directory: Path, top: Path, created: list[Path]) -> None:
-    missing = []
-    while directory != top and not directory.is_dir():
-        missing.append(directory)
-        directory = directory.parent
-    for path in reversed(missing):
-        path.mkdir()
-        created.append(path)
 
 
 def _check_version_inventories(

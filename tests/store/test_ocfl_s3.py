@@ -516,8 +516,10 @@ def test_raw_access_and_repair_of_a_stored_file(
     with pytest.raises(CorruptObject, match=r"no inventory\.json"):
         root.create_or_update(RECORD, Changes.of({"x": b"x"}), "m", ALICE)
     assert "v1/content/image.tif" in root.object_files(RECORD), "nothing was deleted"
-    with pytest.raises(PathNotFound):  # restore rewrites existing files only
-        root.restore_stored(RECORD, "inventory.json", io.BytesIO(saved))
+    with pytest.raises(CorruptObject, match="not an inventory"):  # recreated only as one
+        root.restore_stored(RECORD, "inventory.json", io.BytesIO(b"{damaged"))
+    root.restore_stored(RECORD, "inventory.json", io.BytesIO(saved))  # it names a version
+    assert read_all(root, RECORD, "image.tif") == data
     s3.put_object(Bucket=root.bucket_name, Key=inventory_key, Body=b"{damaged")
     root.restore_stored(RECORD, "inventory.json", io.BytesIO(saved))
     assert read_all(root, RECORD, "image.tif") == data

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from heritage.jobs.models import Job, JobStatus
 from heritage.runtime import Runtime
 from heritage.store.maintenance import REPLICATE_JOB, FixityService, ReplicationService
 from heritage.store.models import EventOutcome, EventType, PreservationEvent
-from heritage.store.ocfl import Changes, StorageRoot, User
+from heritage.store.ocfl import Changes, CorruptObject, PathNotFound, StorageRoot, User
 from heritage.store.ocfl.validate import validate_storage_root
 from heritage.store.replica import ReplicationError
 from heritage.store.services import PreservationService
@@ -263,17 +265,79 @@ def test_a_replica_that_lacks_the_object_repairs_nothing(runtime: Runtime) -> No
     assert "not repaired: the replica has no readable copy" in audit.problem_lines()[0]
 
 
-def test_a_deleted_file_is_named_and_left_for_a_person(runtime: Runtime) -> None:
-    # restore_stored rewrites existing files only (local and S3 alike): a missing file
-    # is a failure that names the file and says why it was not restored.
+def assert_valid_primary(runtime: Runtime) -> None:
+    report = validate_storage_root(runtime.storage.path)
+    assert not report.errors, report.errors
+
+
+def test_a_deleted_file_is_recreated_from_the_replica(runtime: Runtime) -> None:
     object_id = store_object(runtime)
-    primary_file, _ = stored(runtime, object_id, "reply.txt")
+    primary_file, replica_file = stored(runtime, object_id, "reply.txt")
+    original = primary_file.read_bytes()
     primary_file.unlink()
+
+    run = FixityService(runtime).run(SYSTEM)
+
+    assert run.ok and run.repaired == 1, [a.problem_lines() for a in run.failures]
+    assert primary_file.read_bytes() == original == replica_file.read_bytes()
+    relative = content_path(runtime.storage, object_id, "reply.txt")
+    [repair] = repair_events(runtime, object_id)
+    assert repair.startswith(f"{relative} (reply.txt): restored from the replica")
+    [check] = events(runtime, object_id, EventType.FIXITY_CHECK)
+    assert check.outcome is EventOutcome.SUCCESS and "1 repaired from the replica" in check.detail
+    assert tree(both(runtime, object_id)[0]) == tree(both(runtime, object_id)[1])
+    assert_valid_primary(runtime)
+
+
+def test_a_deleted_version_directory_is_recreated_from_the_replica(runtime: Runtime) -> None:
+    # v2 holds reply.txt, object.json, its inventory, sidecar; its signature lives elsewhere
+    object_id = store_object(runtime)
+    primary, replica = both(runtime, object_id)
+    shutil.rmtree(primary / "v2")
+    (primary / "extensions/heritage-signed-inventories/v2.sig.json").unlink()
+
+    run = FixityService(runtime).run(SYSTEM)
+
+    assert run.ok, [a.problem_lines() for a in run.failures]
+    assert tree(primary) == tree(replica)
+    repaired = sorted(detail.split(":")[0] for detail in repair_events(runtime, object_id))
+    assert "v2/inventory.json" in repaired and "v2/inventory.json.sha512" in repaired
+    assert "extensions/heritage-signed-inventories/v2.sig.json" in repaired
+    assert_valid_primary(runtime)
+
+
+def test_a_deleted_file_is_not_recreated_from_a_damaged_replica_copy(runtime: Runtime) -> None:
+    object_id = store_object(runtime)
+    primary_file, replica_file = stored(runtime, object_id, "letter.txt")
+    primary_file.unlink()
+    flip_byte(replica_file, 20)
+
     [audit] = FixityService(runtime).run(SYSTEM).failures
+
+    assert not primary_file.exists()
     [line] = audit.problem_lines()
-    assert line.startswith("HC-FILE-MISSING v2/content/reply.txt (reply.txt): ")
-    assert "not repaired: restoring failed" in line
+    assert line.startswith("HC-FILE-MISSING v1/content/letter.txt (letter.txt): ")
+    assert "not repaired: the replica's copy is damaged too" in line
     assert repair_events(runtime, object_id) == []
+
+
+def test_restore_stored_creates_only_files_the_object_names(runtime: Runtime) -> None:
+    object_id = store_object(runtime)
+    storage = runtime.storage
+    primary, _ = both(runtime, object_id)
+    for path in ("v1/content/planted.txt", "v9/inventory.json", "extensions/x/v9.sig.json"):
+        with pytest.raises(PathNotFound):
+            storage.restore_stored(object_id, path, io.BytesIO(b"{}"))
+        assert not (primary / path).exists()
+    (primary / "v1/inventory.json").unlink()
+    with pytest.raises(CorruptObject, match="not an inventory"):
+        storage.restore_stored(object_id, "v1/inventory.json", io.BytesIO(b"{}"))
+    v2_inventory = (primary / "v2/inventory.json").read_bytes()
+    with pytest.raises(CorruptObject, match="names v2 as its head"):
+        storage.restore_stored(object_id, "v1/inventory.json", io.BytesIO(v2_inventory))
+    assert not (primary / "v1/inventory.json").exists()
+    with pytest.raises(ValueError):
+        storage.restore_stored(object_id, "../escape", io.BytesIO(b"x"))
 
 
 def test_an_imported_object_is_replicated_and_its_unsigned_history_only_warned_about(
@@ -296,6 +360,11 @@ def test_an_imported_object_is_replicated_and_its_unsigned_history_only_warned_a
     [check] = events(runtime, object_id, EventType.FIXITY_CHECK)
     assert check.outcome is EventOutcome.WARNING
     assert "HC-SIG-MISSING extensions/heritage-signed-inventories/v1.sig.json" in check.detail
-    (primary / "extensions/heritage-signed-inventories/v2.sig.json").unlink()
+    signature = "extensions/heritage-signed-inventories/v2.sig.json"
+    (primary / signature).unlink()
+    assert FixityService(runtime).run(SYSTEM).repaired == 1  # the replica's copy verifies
+    assert (primary / signature).read_bytes() == (replica / signature).read_bytes()
+    (primary / signature).unlink()
+    (replica / signature).unlink()
     [failed] = FixityService(runtime).run(SYSTEM).failures
     assert [f.code for f in failed.problems] == ["HC-SIG-MISSING"]

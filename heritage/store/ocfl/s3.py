@@ -121,6 +121,7 @@ from heritage.store.ocfl.s3_io import (
     S3Error,
     make_client,
 )
+from heritage.store.ocfl.s3_repair import S3Repairs
 from heritage.store.ocfl.s3_state import Head, load_head, put_new, settle, swap
 from heritage.store.ocfl.store import (
     LAYOUT_FILE,
@@ -168,7 +169,7 @@ class _Work:
     dirty: bool = False  # something of the object was written or deleted
 
 
-class S3StorageRoot:
+class S3StorageRoot(S3Repairs):
     """An OCFL storage root under ``prefix`` in an S3 bucket. ``initialize()`` or ``open()`` first.
 
     Give a boto3 ``client``, or the endpoint and credentials to make one.
@@ -659,7 +660,8 @@ class S3StorageRoot:
         self._claims.renew(work.claim, doing=doing, **details)
         work.dirty = True
 
-    # --- raw access (fixity audits, verification, repair from a replica) --------------------
+    # --- raw access (fixity audits, verification); restore_stored, replace_tree and
+    # scratch_directory (repair and replication) come from s3_repair.S3Repairs ----------------
 
     def object_files(self, object_id: str) -> list[str]:
         """Every stored file of the object, relative to its root, sorted; nothing is checked."""
@@ -679,23 +681,6 @@ class S3StorageRoot:
                 raise ObjectNotFound(f"no object {object_id!r}")
             raise PathNotFound(f"{object_id} has no file {relative_path!r}")
         return stream
-
-    def restore_stored(self, object_id: str, relative_path: str, stream: BinaryIO) -> None:
-        """Rewrite one existing stored file byte for byte (repair from a verified replica).
-
-        One PUT (or multipart upload) replaces the key atomically: readers see
-        the old or the new bytes. The claim keeps commits out meanwhile.
-        """
-        _check_stored_path(relative_path)
-        with self._claimed(object_id, "restore", lenient=True) as work:
-            key = f"{work.root}/{relative_path}"
-            if self._bucket.head(key) is None:
-                if self._bucket.first_key(work.root + "/") is None:
-                    raise ObjectNotFound(f"no object {object_id!r}")
-                raise PathNotFound(f"{object_id} has no file {relative_path!r}")
-            self._start(work, "restore")
-            reader = HashingReader(stream, "sha256")  # read in order, memory bounded
-            self._bucket.upload(key, reader, self.transfer_config)
 
 
 # --- helpers ------------------------------------------------------------------------------------

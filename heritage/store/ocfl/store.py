@@ -97,6 +97,7 @@ from heritage.store.ocfl.layouts import (
     get_layout,
     layout_class,
 )
+from heritage.store.ocfl.local_repair import LocalRepairs
 from heritage.store.ocfl.versioning import DEFAULT_DIGEST_ALGORITHM, plan_next_version
 
 ROOT_DECLARATION = "0=ocfl_1.1"
@@ -164,7 +165,7 @@ class CommitResult:
     changed: bool
 
 
-class StorageRoot:
+class StorageRoot(LocalRepairs):
     """An OCFL storage root directory. Call ``initialize()`` once, or ``open()``, before use.
 
     ``layout`` names the storage layout extension for ``initialize()`` (an alias
@@ -478,7 +479,8 @@ class StorageRoot:
             except FileExistsError:
                 raise ObjectExists(f"object {object_id!r} appeared meanwhile") from None
 
-    # --- raw access (fixity audits, verification, repair from a replica) --------------------
+    # --- raw access (fixity audits, verification); restore_stored, replace_tree and
+    # scratch_directory (repair and replication) come from local_repair.LocalRepairs ----------
 
     def object_files(self, object_id: str) -> list[str]:
         """Every file of the object, as paths relative to its root with ``/``, sorted.
@@ -521,28 +523,6 @@ class StorageRoot:
         finally:
             os.close(root_fd)
         return os.fdopen(fd, "rb")
-
-    def restore_stored(self, object_id: str, relative_path: str, stream: BinaryIO) -> None:
-        """Rewrite one existing stored file byte for byte (repair from a verified replica).
-
-        The new bytes are written and fsynced in a work directory, then renamed
-        over the damaged file under the object's lock, so readers see the old
-        or the new file, never a partial one, and no commit runs meanwhile.
-        """
-        _check_stored_path(relative_path)
-        with self._work_dir() as work:
-            replacement = work / "restored"
-            copy_and_hash(stream, replacement, (), fsync=True)
-            with self._object_lock(object_id):
-                live = self.object_root(object_id)
-                if not live.is_dir():
-                    raise ObjectNotFound(f"no object {object_id!r}")
-                target = live / relative_path
-                if not target.is_file() or target.is_symlink():
-                    raise PathNotFound(f"{object_id} has no file {relative_path!r}")
-                os.chmod(replacement, target.stat().st_mode & 0o777)
-                os.rename(replacement, target)
-                fsync_path(target.parent)
 
     @contextmanager
     def _work_dir(self) -> Iterator[Path]:

@@ -1,0 +1,248 @@
+"""A local primary replicated to a replica storage root in S3 (SeaweedFS), and repaired from it."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from heritage.accounts.identity import SYSTEM
+from heritage.config import Settings
+from heritage.runtime import Runtime
+from heritage.store.maintenance import FixityService, ReplicationService
+from heritage.store.models import EventOutcome, EventType, PreservationEvent
+from heritage.store.ocfl import CorruptObject, PathNotFound
+from heritage.store.ocfl.s3 import S3StorageRoot
+from heritage.store.services import PreservationService
+from heritage.testing.damage import add_workspace, content_path, flip_byte
+from heritage.testing.services import S3Service
+
+boto3 = pytest.importorskip("boto3")
+pytest.importorskip("ocfl", reason="the storage roots are judged by ocfl-py (the test extra)")
+
+from heritage.store.ocfl.validate import validate_storage_root  # noqa: E402
+
+pytestmark = pytest.mark.services
+
+LETTER = b"Dear Madam, the catalogue is enclosed. " * 2000
+SCAN = bytes(range(256)) * 4100  # just over 1 MiB
+
+
+@pytest.fixture
+def client(seaweedfs: S3Service) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=seaweedfs.endpoint_url,
+        aws_access_key_id=seaweedfs.access_key_id,
+        aws_secret_access_key=seaweedfs.secret_access_key,
+        region_name=seaweedfs.region,
+    )
+
+
+@pytest.fixture
+def bucket(client: Any) -> Iterator[str]:
+    name = f"replica-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=name)
+    yield name
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=name):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
+    client.delete_bucket(Bucket=name)
+
+
+@pytest.fixture
+def runtime(heritage_settings: Settings, seaweedfs: S3Service, bucket: str) -> Iterator[Runtime]:
+    settings = heritage_settings.model_copy(
+        update={
+            "replica_root": f"s3://{bucket}/replica",
+            "s3_endpoint_url": seaweedfs.endpoint_url,
+            "s3_access_key_id": seaweedfs.access_key_id,
+            "s3_secret_access_key": SecretStr(seaweedfs.secret_access_key),
+            "s3_region": seaweedfs.region,
+        }
+    )
+    runtime = Runtime(settings)
+    add_workspace(runtime, "letters")
+    yield runtime
+    runtime.close()
+
+
+def replica_of(runtime: Runtime) -> S3StorageRoot:
+    replica = ReplicationService(runtime).replica
+    assert isinstance(replica, S3StorageRoot)
+    return replica
+
+
+def store_object(runtime: Runtime) -> str:
+    service = PreservationService(runtime)
+    view = service.create_object(
+        SYSTEM, "letters", title="Letter", files={"letter.txt": LETTER, "scan.tif": SCAN}
+    )
+    service.add_files(SYSTEM, "letters", view.uuid, {"reply.txt": b"Thank you."})
+    return view.row.object_id
+
+
+def local_tree(root: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def s3_tree(replica: S3StorageRoot, object_id: str) -> dict[str, bytes]:
+    found = {}
+    for path in replica.object_files(object_id):
+        with replica.open_stored(object_id, path) as stream:
+            found[path] = stream.read()
+    return found
+
+
+def download(client: Any, replica: S3StorageRoot, target: Path) -> Path:
+    """The replica storage root, copied key by key to local disk (as ``aws s3 sync`` would)."""
+    prefix = replica.prefix + "/"
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=replica.bucket_name, Prefix=prefix):
+        for item in page.get("Contents", []):
+            path = target / item["Key"][len(prefix) :]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            body = client.get_object(Bucket=replica.bucket_name, Key=item["Key"])["Body"]
+            path.write_bytes(body.read())
+    return target
+
+
+def assert_valid(client: Any, replica: S3StorageRoot, tmp_path: Path) -> None:
+    local = download(client, replica, tmp_path / f"download-{uuid.uuid4().hex[:8]}")
+    report = validate_storage_root(local)
+    assert not report.errors, report.errors
+
+
+def events(runtime: Runtime, object_id: str, kind: EventType) -> list[PreservationEvent]:
+    with runtime.database.session() as session:
+        query = select(PreservationEvent).where(
+            PreservationEvent.object_id == object_id, PreservationEvent.event_type == kind
+        )
+        return list(session.scalars(query.order_by(PreservationEvent.id)))
+
+
+def damage_in_s3(client: Any, replica: S3StorageRoot, object_id: str, path: str) -> None:
+    key = f"{replica.object_root(object_id)}/{path}"
+    data = bytearray(client.get_object(Bucket=replica.bucket_name, Key=key)["Body"].read())
+    data[20] ^= 0x01
+    client.put_object(Bucket=replica.bucket_name, Key=key, Body=bytes(data))
+
+
+def test_each_version_reaches_the_s3_replica(runtime: Runtime, client: Any, tmp_path: Path) -> None:
+    object_id = store_object(runtime)
+    replica = replica_of(runtime)
+    primary = runtime.storage.object_root(object_id)
+    assert s3_tree(replica, object_id) == local_tree(primary)  # signatures and all
+    replicated = events(runtime, object_id, EventType.REPLICATION)
+    assert [(e.version, e.outcome) for e in replicated] == [
+        ("v1", EventOutcome.SUCCESS),
+        ("v2", EventOutcome.SUCCESS),
+    ]
+    assert replicated[1].detail.startswith("copied 5 files")
+    assert not ReplicationService(runtime).replicate(object_id).changed  # idempotent
+    assert_valid(client, replica, tmp_path)
+
+    # a lost replica file comes back; a damaged one only with --verify (it is re-hashed)
+    scan = content_path(runtime.storage, object_id, "scan.tif")
+    client.delete_object(Bucket=replica.bucket_name, Key=f"{replica.object_root(object_id)}/{scan}")
+    assert ReplicationService(runtime).replicate(object_id).copied == [scan]
+    letter = content_path(runtime.storage, object_id, "letter.txt")
+    damage_in_s3(client, replica, object_id, letter)
+    assert not ReplicationService(runtime).replicate(object_id).changed
+    again = ReplicationService(runtime).replicate(object_id, verify_existing=True)
+    assert again.copied == [letter]
+    assert s3_tree(replica, object_id) == local_tree(primary)
+
+    PreservationService(runtime).purge(
+        SYSTEM, "letters", object_id.removeprefix("urn:uuid:"), "asked by the donor"
+    )
+    assert not replica.exists(object_id)
+    assert_valid(client, replica, tmp_path)
+
+
+def test_damaged_and_missing_primary_files_are_repaired_from_the_s3_replica(
+    runtime: Runtime,
+) -> None:
+    object_id = store_object(runtime)
+    primary = runtime.storage.object_root(object_id)
+    before = local_tree(primary)
+    letter = content_path(runtime.storage, object_id, "letter.txt")
+    reply = content_path(runtime.storage, object_id, "reply.txt")
+    signature = "extensions/heritage-signed-inventories/v2.sig.json"
+    flip_byte(primary / letter, 100)
+    (primary / reply).unlink()
+
+    run = FixityService(runtime).run(SYSTEM)
+
+    assert run.ok and run.repaired == 2, [a.problem_lines() for a in run.failures]
+    assert local_tree(primary) == before == s3_tree(replica_of(runtime), object_id)
+    repairs = sorted(e.detail.split(" (")[0] for e in events(runtime, object_id, EventType.REPAIR))
+    assert repairs == sorted([letter, reply])
+    [check] = events(runtime, object_id, EventType.FIXITY_CHECK)
+    assert check.outcome is EventOutcome.SUCCESS and "2 repaired from the replica" in check.detail
+
+    (primary / signature).unlink()  # metadata too, from a replica whose copy verifies
+    assert FixityService(runtime).run(SYSTEM).repaired == 1
+    assert local_tree(primary) == before
+    report = validate_storage_root(runtime.storage.path)
+    assert not report.errors, report.errors
+
+
+def test_a_damaged_s3_replica_copy_is_never_used(runtime: Runtime, client: Any) -> None:
+    object_id = store_object(runtime)
+    primary = runtime.storage.object_root(object_id)
+    replica = replica_of(runtime)
+    letter = content_path(runtime.storage, object_id, "letter.txt")
+    scan = content_path(runtime.storage, object_id, "scan.tif")
+    damage_in_s3(client, replica, object_id, letter)
+    damage_in_s3(client, replica, object_id, scan)
+    (primary / letter).unlink()
+    flip_byte(primary / scan, 5)
+    damaged_scan = (primary / scan).read_bytes()
+
+    [audit] = FixityService(runtime).run(SYSTEM).failures
+
+    assert run_repairs(runtime, object_id) == []
+    assert not (primary / letter).exists() and (primary / scan).read_bytes() == damaged_scan
+    lines = audit.problem_lines()
+    assert len(lines) == 2
+    assert all("not repaired: the replica's copy is damaged too" in line for line in lines)
+
+
+def run_repairs(runtime: Runtime, object_id: str) -> list[str]:
+    return [e.detail for e in events(runtime, object_id, EventType.REPAIR)]
+
+
+def test_s3_restore_creates_only_files_the_object_names(runtime: Runtime, client: Any) -> None:
+    object_id = store_object(runtime)
+    replica = replica_of(runtime)
+    reply = content_path(runtime.storage, object_id, "reply.txt")
+    root = replica.object_root(object_id)
+    for path in ("v1/content/planted.txt", "v9/inventory.json", "extensions/x/v9.sig.json"):
+        with pytest.raises(PathNotFound):
+            replica.restore_stored(object_id, path, io.BytesIO(b"{}"))
+    primary = runtime.storage.object_root(object_id)
+    client.delete_object(Bucket=replica.bucket_name, Key=f"{root}/{reply}")
+    replica.restore_stored(object_id, reply, io.BytesIO((primary / reply).read_bytes()))
+    client.delete_object(Bucket=replica.bucket_name, Key=f"{root}/v1/inventory.json")
+    v2_inventory = (primary / "v2/inventory.json").read_bytes()
+    with pytest.raises(CorruptObject, match="names v2 as its head"):
+        replica.restore_stored(object_id, "v1/inventory.json", io.BytesIO(v2_inventory))
+    with pytest.raises(ValueError):
+        replica.restore_stored(object_id, "../escape", io.BytesIO(b"x"))
+    replica.restore_stored(
+        object_id, "v1/inventory.json", io.BytesIO((primary / "v1/inventory.json").read_bytes())
+    )
+    assert s3_tree(replica, object_id) == local_tree(primary)
