@@ -246,3 +246,118 @@ def test_s3_restore_creates_only_files_the_object_names(runtime: Runtime, client
         object_id, "v1/inventory.json", io.BytesIO((primary / "v1/inventory.json").read_bytes())
     )
     assert s3_tree(replica, object_id) == local_tree(primary)
+
+
+# --- a replication cut short --------------------------------------------------------------------
+
+
+class SimulatedCrash(BaseException):
+    """Stands for the process dying: not an Exception, so no clean-up code runs."""
+
+
+def crash_on(monkeypatch: pytest.MonkeyPatch, root: S3StorageRoot, method: str, key: str) -> None:
+    """The root's client dies on the first ``method`` call for a key ending in ``key``."""
+    client = root._bucket.client
+    original = getattr(client, method)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        target = kwargs.get("Key") or (args[2] if len(args) > 2 else "")
+        if str(target).endswith(key):
+            raise SimulatedCrash(f"{method} {target}")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(client, method, wrapper)
+
+
+@pytest.mark.parametrize(
+    ("method", "key", "head"),
+    [
+        pytest.param("upload_file", "v2/content/b.txt", "v1", id="content"),
+        pytest.param("put_object", "v2/inventory.json", "v1", id="version-inventory"),
+        pytest.param("put_object", "%3a1/inventory.json.sha512", "v2", id="root-sidecar"),
+        pytest.param("upload_file", "v1/content/a.txt", None, id="new-object"),
+    ],
+)
+def test_a_replication_cut_short_leaves_the_s3_replica_whole(
+    seaweedfs: S3Service,
+    bucket: str,
+    client: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    key: str,
+    head: str | None,
+) -> None:
+    from heritage.store.ocfl import Changes, StorageRoot, User
+    from heritage.store.replica import replicate_object
+
+    def replica_root(**options: Any) -> S3StorageRoot:
+        return S3StorageRoot(
+            bucket,
+            "replica",
+            endpoint_url=seaweedfs.endpoint_url,
+            access_key_id=seaweedfs.access_key_id,
+            secret_access_key=seaweedfs.secret_access_key,
+            **options,
+        )
+
+    primary = StorageRoot(tmp_path / "primary").initialize()
+    alice = User("Alice", "mailto:alice@example.org")
+    record = "urn:heritage:record:1"
+    primary.create_or_update(record, Changes.of({"a.txt": b"a" * 1000}), "v1", alice)
+    writer = replica_root(lease_seconds=0).initialize()
+    if head is not None:
+        replicate_object(primary, writer, record)
+    primary.create_or_update(record, Changes.of({"b.txt": b"b" * 1000}), "v2", alice)
+    crash_on(monkeypatch, writer, method, key)
+    with pytest.raises(SimulatedCrash):
+        replicate_object(primary, writer, record)
+    monkeypatch.undo()
+
+    recovering = replica_root().open()  # settles after the dead writer
+    if head is None:
+        assert not recovering.exists(record)
+        assert recovering._bucket.first_key(recovering.object_root(record) + "/") is None
+    else:
+        assert recovering.inventory(record).head == head
+        assert_valid(client, recovering, tmp_path)
+    result = replicate_object(primary, recovering, record)
+    assert recovering.inventory(record).head == "v2"
+    assert result.changed == (head != "v2")
+    assert s3_tree(recovering, record) == local_tree(primary.object_root(record))
+    assert_valid(client, recovering, tmp_path)
+
+
+def test_an_s3_primary_replicates_to_a_local_replica_and_is_repaired_from_it(
+    seaweedfs: S3Service, bucket: str, client: Any, tmp_path: Path
+) -> None:
+    from heritage.store.fixity import audit_object
+    from heritage.store.ocfl import Changes, StorageRoot, User
+    from heritage.store.replica import replicate_object
+
+    primary = S3StorageRoot(
+        bucket,
+        "primary",
+        endpoint_url=seaweedfs.endpoint_url,
+        access_key_id=seaweedfs.access_key_id,
+        secret_access_key=seaweedfs.secret_access_key,
+    ).initialize()
+    replica = StorageRoot(tmp_path / "replica").initialize()
+    alice = User("Alice", "mailto:alice@example.org")
+    record = "urn:heritage:record:2"
+    primary.create_or_update(record, Changes.of({"a.txt": LETTER}), "v1", alice)
+    primary.create_or_update(record, Changes.of({"b.txt": SCAN}), "v2", alice)
+    assert replicate_object(primary, replica, record).head == "v2"
+    assert local_tree(replica.object_root(record)) == s3_tree(primary, record)
+    assert not validate_storage_root(replica.path).errors
+
+    root = primary.object_root(record)
+    client.delete_object(Bucket=bucket, Key=f"{root}/v2/content/b.txt")
+    damage_in_s3(client, primary, record, "v1/content/a.txt")
+    audit = audit_object(primary, record, [], replica=replica)
+    assert audit.ok and sorted(r.path for r in audit.repairs) == [
+        "v1/content/a.txt",
+        "v2/content/b.txt",
+    ]
+    assert s3_tree(primary, record) == local_tree(replica.object_root(record))
+    assert_valid(client, primary, tmp_path)
