@@ -71,6 +71,7 @@ SIZES = [0, 100, 4096, 70_000, 300_000, 1_200_000]  # the largest spans two encr
 
 def work(seed, log_path):
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log, 2)  # a worker that fails by itself leaves its traceback in its log
 
     def say(*words):
         os.write(log, (" ".join(words) + "\n").encode())  # one write: a line is whole or absent
