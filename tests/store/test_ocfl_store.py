@@ -594,3 +594,16 @@ def test_default_root_passes_the_stock_ocfl_validate_script(root: StorageRoot) -
     root.wait_for_cleanup()
     done = subprocess.run([script, str(root.path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_an_intent_cut_short_while_written_is_dropped(root: StorageRoot) -> None:
+    """Killed while writing its intent file, a writer had not touched the object yet."""
+    root.create_or_update(RECORD, Changes.of({"m.json": b"1"}), "v1", ALICE)
+    dead = root.path / "extensions/heritage-staging/work-killed-while-writing-intent"
+    (dead / "stage" / "v2").mkdir(parents=True)
+    (dead / "publish.json").write_bytes(b"")  # created, never written
+    StorageRoot(root.path).open()
+    assert not dead.exists()
+    assert [v.name for v in root.versions(RECORD)] == ["v1"]
+    root.create_or_update(RECORD, Changes.of({"m.json": b"2"}), "v2", ALICE)
+    assert_valid(root)

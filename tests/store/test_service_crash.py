@@ -110,6 +110,9 @@ for line in sys.stdin:
     if pid == 0:
         try:
             work(int(seed), log_path)
+        except BaseException:
+            import traceback
+            traceback.print_exc()  # into the worker's log (stderr was pointed there)
         finally:
             os._exit(1)
     print("pid", pid, flush=True)
@@ -208,7 +211,10 @@ def test_sigkill_during_service_commits_never_breaks_an_object(
             pid = int(read_line(server.stdout).split()[1])
             wait_ready(log)
             time.sleep(rnd.uniform(0.05, 1.2))
-            os.kill(pid, signal.SIGKILL)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pytest.fail(f"worker {iteration} ended by itself:\n{log.read_text()[-4000:]}")
             assert read_line(server.stdout) == f"reaped {pid}"
 
             lines = log.read_text().split("\n")[:-1]  # complete lines only

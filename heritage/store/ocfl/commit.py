@@ -18,6 +18,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from heritage.store.ocfl.errors import CorruptObject
 from heritage.store.ocfl.fsops import (
@@ -220,7 +221,9 @@ def finish_interrupted_swap(work: Path) -> bool:
     intent_path = work / INTENT_FILE
     if not intent_path.exists():
         return False
-    intent = json.loads(intent_path.read_text("utf-8"))
+    intent = _read_intent(intent_path)
+    if intent is None:
+        return False
     live, new = Path(intent["live"]), Path(intent["new"])
     if not live.exists() and (new / INVENTORY_NAME).exists():
         os.rename(new, live)
@@ -360,12 +363,28 @@ def _publish_steps(
     fsync_path(live)
 
 
+def _read_intent(path: Path) -> dict[str, Any] | None:
+    """An intent file, or None when it is incomplete.
+
+    Intents are fsynced (file and directory) before the first step they
+    describe, so an incomplete one means its writer died before that step:
+    nothing it planned reached the object, and there is nothing to finish.
+    """
+    try:
+        intent = json.loads(path.read_text("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return intent if isinstance(intent, dict) else None
+
+
 def finish_interrupted_publish(work: Path) -> bool:
     """Recovery: roll a cut-short publish forward, or drop it if nothing reached the object."""
     intent_path = work / PUBLISH_FILE
     if not intent_path.exists():
         return False
-    intent = json.loads(intent_path.read_text("utf-8"))
+    intent = _read_intent(intent_path)
+    if intent is None:
+        return False
     live, version = Path(intent["live"]), intent["version"]
     stage = work / STAGE_DIR
     if (stage / version).exists() and not (live / version).exists():
