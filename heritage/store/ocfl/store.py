@@ -726,7 +726,12 @@ def _prune_recorded_parents(work: Path, storage_root: Path) -> None:
     record = work / PRUNE_FILE
     if not record.exists():
         return
-    for relative in json.loads(record.read_text("utf-8")):
+    try:
+        parents = json.loads(record.read_text("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        # cut short while written, so before the purge's rename: nothing was removed
+        parents = []
+    for relative in parents:
         try:
             os.rmdir(storage_root / relative)
         except OSError:
