@@ -83,7 +83,6 @@ class PreparedFile:
     sha256: str  # of the original
     stored_digests: dict[str, str] = field(default_factory=dict)
     key_id: str | None = None
-    media_type: str | None = None
     header_sha256: str | None = None  # of the HCENC header, for encrypted files
     data: bytes | None = None
 

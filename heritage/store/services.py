@@ -16,6 +16,7 @@ index back in line.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from collections.abc import Iterator, Mapping
@@ -596,7 +597,7 @@ class PreservationService:
                 path: FileEntry(
                     size=file.size,
                     sha256=file.sha256,
-                    media_type=file.media_type or media_type_for(path),
+                    media_type=media_type_for(path),
                     key_id=file.key_id,
                     header_sha256=file.header_sha256,
                 )
@@ -604,9 +605,7 @@ class PreservationService:
             }
             description = current.with_files(entries, remove)
             if delete:
-                description = ObjectDescription(
-                    **{**description.__dict__, "deleted": True}  # type: ignore[arg-type]
-                )
+                description = dataclasses.replace(description, deleted=True)
             changes = Changes.of(
                 {path: file.staged() for path, file in prepared.items()}
                 | {DESCRIPTION_PATH: description.to_bytes()},
@@ -624,9 +623,8 @@ class PreservationService:
                     if delete or (remove and not prepared)
                     else EventType.MODIFICATION
                 )
-                detail = message
                 self._event(
-                    session, object_id, workspace.id, event_type, result.version, detail, actor
+                    session, object_id, workspace.id, event_type, result.version, message, actor
                 )
                 record(
                     session,
@@ -702,9 +700,3 @@ def integrity_guard(object_id: str) -> Iterator[None]:
             "an administrator can check it with `heritage verify` and repair it from a "
             "replica or backup."
         ) from None
-
-
-def iter_workspace_objects(session: Session, workspace_id: int) -> Iterator[StoredObject]:
-    yield from session.scalars(
-        select(StoredObject).where(StoredObject.workspace_id == workspace_id)
-    )
