@@ -17,7 +17,6 @@ import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from heritage.db.base import utcnow
 from heritage.db.engine import Database
 from heritage.institutions.models import Institution, InstitutionKind
 from heritage.store.description import DESCRIPTION_PATH, DescriptionError, ObjectDescription
@@ -197,5 +196,5 @@ def rebuild_index(
             session.delete(row)
         report.removed = len(stale)
         session.commit()
-    log.info("index rebuilt", indexed=report.indexed, removed=report.removed, at=str(utcnow()))
+    log.info("index rebuilt", indexed=report.indexed, removed=report.removed)
     return report

@@ -43,9 +43,9 @@ assert {kind.value for kind in EventType} | {o.value for o in EventOutcome} == s
 
 
 def _base(request: Request, runtime: Runtime, identity: Identity, slug: str) -> dict[str, Any]:
-    workspace = WorkspaceService(runtime).get(identity, slug)
-    context = _workspace_context(request, runtime, identity, workspace, "objects")
     service = WorkspaceService(runtime)
+    workspace = service.get(identity, slug)
+    context = _workspace_context(request, runtime, identity, workspace, "objects")
     context["can"] = {
         action: service.can(identity, workspace, action)
         for action in ("objects.create", "objects.update", "objects.delete", "objects.purge")
