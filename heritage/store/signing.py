@@ -1,9 +1,9 @@
 """The instance's Ed25519 signing key, and signatures over each version's inventory.
 
 Every version an instance commits is signed: the storage root calls
-:class:`InstanceSigner` while it builds the new object tree, and the signature
-file lands in ``extensions/heritage-signed-inventories/<version>.sig.json`` of
-the object in the same atomic swap as the version itself. The format, the
+:class:`InstanceSigner` while it stages the version, and the signature file
+lands in ``extensions/heritage-signed-inventories/<version>.sig.json`` of the
+object before the root inventory names that version. The format, the
 signed message and how to check a signature with nothing but OpenSSL are in
 ``docs/signatures.md``; change them only together with that page.
 

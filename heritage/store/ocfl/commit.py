@@ -1,13 +1,14 @@
-"""Building a complete new object tree beside the live one, then putting it in place.
+"""Putting new objects and new versions in place (the why is in ``store.py``'s docstring).
 
-The commit protocol (the why is in ``store.py``'s module docstring):
-
-1. ``build_object`` makes the whole new object root in a work directory: the
-   unchanged files hard-linked from the live root, the new content moved in,
-   the new inventories written, every new file and directory fsynced.
-2. ``swap_in`` exchanges it with the live object root in one atomic step; for
-   a new object ``place_new`` renames it (or its first missing ancestor
-   directory) into the hierarchy, so no empty directory ever appears there.
+* A new object: ``build_object`` makes its whole root in a work directory,
+  every file and directory durable, and ``place_new`` renames it (or its first
+  missing ancestor directory) into the hierarchy, so no empty directory ever
+  appears there.
+* A new version: ``build_version`` stages only what it adds, and
+  ``publish_version`` moves it in, the root inventory pair last, leaving an
+  intent file that ``finish_interrupted_publish`` rolls forward after a crash.
+* ``swap_in`` exchanges a complete tree with a live object root in one step
+  (replicas use it to install a verified copy).
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ import contextlib
 import errno
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from heritage.store.ocfl.errors import CorruptObject
 from heritage.store.ocfl.fsops import (
     AtomicSwapUnsupported,
     exchange,
@@ -37,73 +37,21 @@ OBJECT_DECLARATION_TEXT = b"ocfl_object_1.1\n"
 INTENT_FILE = "intent.json"
 
 
-def _is_root_metadata(name: str) -> bool:
-    # rewritten for every version: the root inventory, its sidecar, the conformance declaration
-    return name == INVENTORY_NAME or name.startswith(INVENTORY_NAME + ".") or name.startswith("0=")
-
-
-def link_tree(source: Path, target: Path) -> list[Path]:
-    """Mirror ``source`` into the existing directory ``target`` with hard links; new dirs.
-
-    Version directories are immutable once written, so sharing their files
-    between the old and new tree is safe; the old tree is deleted right after
-    the swap, leaving each file with one link again. Everything here is done
-    relative to open directory fds: this loop is most of a commit's cost, and
-    it saves the kernel walking the long paths again for every file.
-    """
-    created: list[Path] = []
-    source_fd = os.open(source, os.O_RDONLY | os.O_DIRECTORY)
-    target_fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        _link_entries(source_fd, target_fd, target, created, top=True)
-    finally:
-        os.close(source_fd)
-        os.close(target_fd)
-    return created
-
-
-def _link_entries(
-    source_fd: int, target_fd: int, target: Path, created: list[Path], *, top: bool
-) -> None:
-    with os.scandir(source_fd) as entries:
-        for entry in entries:
-            name = entry.name
-            if top and _is_root_metadata(name):
-                continue
-            if entry.is_symlink():
-                raise CorruptObject(f"{target / name} is a symbolic link (OCFL E090)")
-            if entry.is_dir():
-                os.mkdir(name, dir_fd=target_fd)
-                created.append(target / name)
-                child_source = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=source_fd)
-                child_target = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=target_fd)
-                try:
-                    _link_entries(child_source, child_target, target / name, created, top=False)
-                finally:
-                    os.close(child_source)
-                    os.close(child_target)
-            else:
-                os.link(name, name, src_dir_fd=source_fd, dst_dir_fd=target_fd)
-
-
 def build_object(
-    live_root: Path | None,
     target: Path,
     inventory: Inventory,
     new_content: Mapping[str, Path],
     signer: VersionSigner | None = None,
 ) -> None:
-    """Create the complete, durable object root for ``inventory`` at ``target`` (must not exist).
+    """Create the complete, durable root of a new object for ``inventory`` at ``target``.
 
-    ``new_content`` maps content paths of the new version to files already on
+    ``new_content`` maps content paths of the first version to files already on
     disk in the same file system; they are moved, not copied. ``signer``'s
-    files go into ``extensions/<its name>/`` of this same tree, so a version
+    files go into ``extensions/<its name>/`` of this same tree, so the object
     and its signature become visible together or not at all.
     """
     os.mkdir(target)
     directories = [target]
-    if live_root is not None:
-        directories.extend(link_tree(live_root, target))
     files = [target / OBJECT_DECLARATION]
     write_file(files[0], OBJECT_DECLARATION_TEXT, fsync=False)
     version_dir = target / inventory.head
@@ -159,34 +107,27 @@ def _plain_name(name: object) -> bool:
     )
 
 
+def _check_signer_names(extension: str, names: Iterable[str]) -> None:
+    if not _plain_name(extension):
+        raise ValueError(f"extension name {extension!r} must be a plain directory name")
+    bad = [name for name in names if not _plain_name(name)]
+    if bad:
+        raise ValueError(f"signer file names must be plain names, not {bad!r}")
+
+
 def _write_extension_files(
     target: Path, extension: str, contents: Mapping[str, bytes], directories: list[Path]
 ) -> list[Path]:
-    """Write a signer's files into ``target/extensions/<extension>/``; the files written.
-
-    Files of earlier versions arrive as hard links to the live tree; one the
-    signer rewrites (its config.json) is unlinked first, so the live tree keeps
-    its own copy until the swap.
-    """
-    if not _plain_name(extension):
-        raise ValueError(f"extension name {extension!r} must be a plain directory name")
-    bad = [name for name in contents if not _plain_name(name)]
-    if bad:
-        raise ValueError(f"signer file names must be plain names, not {bad!r}")
+    """Write a signer's files into ``target/extensions/<extension>/`` of a new tree."""
+    _check_signer_names(extension, contents)
     written: list[Path] = []
-    parent = target / "extensions"
-    for directory in (parent, parent / extension):
-        if not directory.exists():
-            os.mkdir(directory)
-            directories.append(directory)
+    ext_dir = target / "extensions" / extension
+    for directory in (ext_dir.parent, ext_dir):
+        os.mkdir(directory)
+        directories.append(directory)
     for name, content in sorted(contents.items()):
-        path = parent / extension / name
-        if path.exists():
-            if path.read_bytes() == content:
-                continue
-            path.unlink()
-        write_file(path, content, fsync=False)
-        written.append(path)
+        write_file(ext_dir / name, content, fsync=False)
+        written.append(ext_dir / name)
     return written
 
 
@@ -300,11 +241,7 @@ def build_version(
             files.append(directory / name)
     if signer is not None:
         signed = signer.sign_version(inventory.id, inventory.head, data)
-        if not _plain_name(signer.extension_name):
-            raise ValueError(f"extension name {signer.extension_name!r} is not a plain name")
-        bad = [name for name in signed if not _plain_name(name)]
-        if bad:
-            raise ValueError(f"signer file names must be plain names, not {bad!r}")
+        _check_signer_names(signer.extension_name, signed)
         ext_dir = stage / "ext"
         os.mkdir(ext_dir)
         directories.append(ext_dir)

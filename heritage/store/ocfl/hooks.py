@@ -3,8 +3,9 @@
 ``StagedFile`` lets a caller hand over a file it already wrote (an upload, an
 encrypted copy) so the commit moves it into the object instead of copying it
 again. ``VersionSigner`` lets the instance sign each version's inventory: the
-storage root writes what it returns into the object's extension directory in the
-same atomic step as the version itself, local or on S3.
+storage root writes what it returns into the object's extension directory before
+the root inventory names the new version, so no version is ever the head
+without its signature, local or on S3.
 """
 
 from __future__ import annotations

@@ -426,9 +426,7 @@ class StorageRoot(LocalRepairs):
                 if head is None:
                     staged = work / "new"
                     parents = _stage_parents(staged, parts)
-                    build_object(
-                        None, staged.joinpath(*parts), plan.inventory, content, self.signer
-                    )
+                    build_object(staged.joinpath(*parts), plan.inventory, content, self.signer)
                     make_durable([], parents, anchor=staged)
                     try:
                         place_new(staged, self.path, parts)
