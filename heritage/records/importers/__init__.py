@@ -1,0 +1,1 @@
+"""Readers of the formats institutions bring: each streams its source into records."""
