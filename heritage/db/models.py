@@ -5,6 +5,7 @@ from heritage.audit.models import AuditEntry
 from heritage.db.base import Base
 from heritage.institutions.models import Institution, InstitutionMembership
 from heritage.jobs.models import Job
+from heritage.records.models import RecordImport, RecordImportItem, RecordRow, SavedMapping
 from heritage.store.models import PreservationEvent, StoredFile, StoredObject, WorkspaceKey
 from heritage.uploads.models import Upload
 from heritage.workspaces.models import Invitation, Workspace, WorkspaceMembership
@@ -20,6 +21,10 @@ __all__ = [
     "Job",
     "LoginAttempt",
     "PreservationEvent",
+    "RecordImport",
+    "RecordImportItem",
+    "RecordRow",
+    "SavedMapping",
     "StoredFile",
     "StoredObject",
     "Upload",

@@ -123,6 +123,29 @@ RULES: dict[str, Rule] = {
             "Upload files in resumable pieces (tus); continue only one's own uploads",
             G.CONTRIBUTOR,
         ),
+        # Collection records.
+        _rule(
+            "records.view",
+            _W,
+            "See records, their versions, diffs and import reports; export them",
+            G.PUBLIC_WORKSPACE,
+            G.VIEWER,
+        ),
+        _rule("records.create", _W, "Create records", G.CONTRIBUTOR),
+        _rule(
+            "records.update",
+            _W,
+            "Edit records, attach files, revert (a new version)",
+            G.CONTRIBUTOR,
+        ),
+        _rule("records.delete", _W, "Delete records or their files (a new version)", G.EDITOR),
+        _rule(
+            "records.import",
+            _W,
+            "Import records from files, harvest OAI-PMH endpoints, save column mappings",
+            G.CONTRIBUTOR,
+        ),
+        _rule("records.batch", _W, "Edit many records at once and revert a batch", G.EDITOR),
         # Invitations are opened with the secret link itself.
         _rule("invitation.view", _I, "Open an invitation link", G.ANYONE),
         _rule("invitation.accept", _I, "Accept an invitation", G.SIGNED_IN),

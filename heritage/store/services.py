@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +108,21 @@ class VersionView:
     added: list[str]
     changed: list[str]
     removed: list[str]
+
+
+@dataclass(frozen=True)
+class CommitHooks:
+    """What a capability that keeps its own objects in the store (records) adds to a
+    change, inside the change's transaction: ``before`` runs once the object's index row
+    is locked and may refuse the change (a conflict); ``after`` runs once the version is
+    written and indexed, with the version's name and whether anything changed."""
+
+    before: Callable[[Session, Workspace, StoredObject | None], None] | None = None
+    after: Callable[[Session, Workspace, StoredObject, str, bool], None] | None = None
+    # the audit entry's action and target type, instead of the stored object's
+    audit_action: str | None = None
+    audit_target_type: str = "object"
+    audit_target_id: str | None = None
 
 
 def ocfl_user(runtime: Runtime, actor: Identity) -> User:
@@ -402,6 +417,50 @@ class PreservationService:
             delete=True,
         )
 
+    def change(
+        self,
+        actor: Identity,
+        workspace_slug: str,
+        object_id: str,
+        *,
+        files: Mapping[str, FileSource],
+        remove: frozenset[str] | None,
+        message: str,
+        action: str,
+        new: dict[str, str] | None = None,
+        delete: bool = False,
+        hooks: CommitHooks | None = None,
+    ) -> ObjectView:
+        """One version of an object kept by a sibling capability (records): the same
+        protocol as every change here, with that capability's permission ``action``
+        and its additions to the transaction in ``hooks``."""
+        return self._change(
+            actor,
+            workspace_slug,
+            object_id,
+            files,
+            remove,
+            message,
+            action=action,
+            new=new,
+            delete=delete,
+            hooks=hooks,
+        )
+
+    def read_bytes(self, object_id: str, path: str, version: str | None = None) -> bytes:
+        """A small stored file's content (decrypted), checked against its digests."""
+        with self.runtime.database.session() as session:
+            row = session.scalar(select(StoredObject).where(StoredObject.object_id == object_id))
+        if row is None:
+            raise NotFound(f"No object '{object_id}'")
+        try:
+            with integrity_guard(object_id), self._open(row, path, version) as opened:
+                return opened.read_all()
+        except VersionNotFound:
+            raise NotFound(f"No version '{version}'") from None
+        except PathNotFound:
+            raise NotFound(f"No file '{path}' in {version or 'the current version'}") from None
+
     def import_ocfl(
         self, actor: Identity, workspace_slug: str, source: Path, *, title: str = ""
     ) -> ObjectView:
@@ -528,6 +587,7 @@ class PreservationService:
         action: str,
         new: dict[str, str] | None = None,
         delete: bool = False,
+        hooks: CommitHooks | None = None,
     ) -> ObjectView:
         checked = {
             check_logical_path(path, f"files[{path}]"): source for path, source in files.items()
@@ -545,7 +605,16 @@ class PreservationService:
                     owned.append(made)
                     prepared[path] = made
             view = self._commit(
-                actor, workspace_slug, object_id, prepared, remove, message, action, new, delete
+                actor,
+                workspace_slug,
+                object_id,
+                prepared,
+                remove,
+                message,
+                action,
+                new,
+                delete,
+                hooks or CommitHooks(),
             )
         finally:
             for made in owned:
@@ -565,6 +634,7 @@ class PreservationService:
         action: str,
         new: dict[str, str] | None,
         delete: bool,
+        hooks: CommitHooks,
     ) -> ObjectView:
         with UnitOfWork(self.runtime.database) as uow:
             session = uow.session
@@ -587,6 +657,8 @@ class PreservationService:
                 )
             if row is not None and row.deleted and not delete:
                 raise PermissionDenied("This object was deleted; restore it before changing it.")
+            if hooks.before is not None:
+                hooks.before(session, workspace, row)
             if delete:
                 remove = frozenset(current.files)
             assert remove is not None
@@ -629,13 +701,14 @@ class PreservationService:
                 record(
                     session,
                     actor,
-                    {
+                    hooks.audit_action
+                    or {
                         "objects.create": "object.create",
                         "objects.update": "object.update",
                         "objects.delete": "object.delete" if delete else "object.remove-files",
                     }[action],
-                    "object",
-                    object_id,
+                    hooks.audit_target_type,
+                    hooks.audit_target_id or object_id,
                     workspace_id=workspace.id,
                     details={
                         "version": result.version,
@@ -643,6 +716,8 @@ class PreservationService:
                         "removed": sorted(remove),
                     },
                 )
+            if hooks.after is not None:
+                hooks.after(session, workspace, indexed, result.version, result.changed)
             if result.changed:
                 self._replicate(uow, object_id, workspace.id)
             uow.commit()

@@ -1,0 +1,531 @@
+"""The record service: creating, reading, editing, reverting and deleting records.
+
+A record is a stored object of kind ``record`` in the preservation store: its
+``record.jsonld`` (see :mod:`heritage.records.jsonld`) holds the record, and the
+files of its representations sit beside it under ``media/``. Every save is a new
+OCFL version; the ``records`` table is an index of the head versions, updated in
+the same transaction as the store's own index.
+
+Two people editing one record: each save names the version it started from
+(``base_version``). The check runs while the object's index row is locked, so
+the second save gets a :class:`~heritage.errors.Conflict` naming who saved what
+and when, never a silent lost update.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from heritage.accounts.identity import Identity
+from heritage.db.base import utcnow
+from heritage.errors import Conflict, InvalidInput, NotFound
+from heritage.policy import require
+from heritage.records import jsonld
+from heritage.records.diff import FieldChange, diff_records
+from heritage.records.model import Record, Representation
+from heritage.records.models import RecordRow, RecordStatus
+from heritage.records.problems import Problem, Severity
+from heritage.runtime import Runtime
+from heritage.store.ingest import check_logical_path, media_type_for
+from heritage.store.models import StoredObject
+from heritage.store.services import (
+    CommitHooks,
+    FileSource,
+    PreservationService,
+    integrity_guard,
+    object_id_for,
+    parse_object_uuid,
+)
+from heritage.workspaces.models import Workspace
+from heritage.workspaces.services import workspace_target
+
+RECORD_KIND = "record"
+MEDIA_FOLDER = "media/"
+PAGE_SIZE_MAX = 500
+
+
+def check_problems(record: Record) -> list[Problem]:
+    """The record checked against the rules Europeana enforces (errors keep it a draft)."""
+    from heritage.records.validation import validate
+
+    return validate(record)
+
+
+@dataclass(frozen=True)
+class RecordView:
+    row: RecordRow
+    record: Record
+    workspace_slug: str
+    problems: list[Problem]
+
+    @property
+    def uuid(self) -> str:
+        return self.row.uuid
+
+    @property
+    def version(self) -> str:
+        return self.row.head_version
+
+
+@dataclass(frozen=True)
+class RecordVersion:
+    name: str
+    created: Any
+    message: str | None
+    user: str | None
+    record_changed: bool  # the metadata changed in this version (not only files)
+    files_added: list[str]
+    files_removed: list[str]
+
+
+@dataclass(frozen=True)
+class RecordPage:
+    rows: list[RecordRow]
+    total: int
+    offset: int
+    limit: int
+
+
+def media_path(name: str) -> str:
+    return check_logical_path(MEDIA_FOLDER + name.lstrip("/"), "file")
+
+
+def index_record(
+    session: Session,
+    workspace: Workspace,
+    stored: StoredObject,
+    record: Record,
+    problems: list[Problem],
+    actor: Identity,
+) -> RecordRow:
+    """Make the record's index row match ``record`` at the stored object's head."""
+    row = session.scalar(select(RecordRow).where(RecordRow.object_id == stored.object_id))
+    if row is None:
+        row = RecordRow(
+            uuid=stored.uuid,
+            object_id=stored.object_id,
+            created_at=stored.created_at or utcnow(),
+        )
+        session.add(row)
+    errors = sum(1 for problem in problems if problem.severity is Severity.ERROR)
+    row.workspace_id = workspace.id
+    row.identifier = record.identifier
+    row.title = record.display_title()[:500]
+    row.edm_type = record.edm_type
+    row.status = RecordStatus.DRAFT if errors else RecordStatus.VALID
+    row.error_count = errors
+    row.warning_count = len(problems) - errors
+    row.problems = [problem.to_json() for problem in problems]
+    row.data = record.canonical()
+    row.content_hash = record.content_hash()
+    row.head_version = stored.head_version
+    row.deleted = stored.deleted
+    row.updated_at = stored.updated_at
+    row.updated_by = actor.label
+    session.flush()
+    return row
+
+
+class RecordService:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.store = PreservationService(runtime)
+
+    # -- loading and permissions ---------------------------------------------------------------
+
+    def _workspace(self, session: Session, actor: Identity, slug: str, action: str) -> Workspace:
+        workspace = session.scalar(select(Workspace).where(Workspace.slug == slug))
+        if workspace is None:
+            raise NotFound(f"No workspace '{slug}'")
+        require(actor, action, workspace_target(session, actor, workspace))
+        return workspace
+
+    def _row(
+        self, session: Session, actor: Identity, record_uuid: str, action: str
+    ) -> tuple[RecordRow, Workspace]:
+        row = session.scalar(
+            select(RecordRow).where(RecordRow.uuid == parse_object_uuid(record_uuid))
+        )
+        if row is None:
+            raise NotFound(f"No record '{record_uuid}'")
+        workspace = session.get(Workspace, row.workspace_id)
+        assert workspace is not None
+        require(actor, action, workspace_target(session, actor, workspace))
+        return row, workspace
+
+    def _view(self, row: RecordRow, workspace: Workspace) -> RecordView:
+        record = Record.model_validate(row.data)
+        problems = [Problem.from_json(item) for item in row.problems]
+        return RecordView(row, record, workspace.slug, problems)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get(self, actor: Identity, record_uuid: str) -> RecordView:
+        with self.runtime.database.session() as session:
+            row, workspace = self._row(session, actor, record_uuid, "records.view")
+            return self._view(row, workspace)
+
+    def find(self, actor: Identity, workspace_slug: str, identifier: str) -> RecordView | None:
+        with self.runtime.database.session() as session:
+            workspace = self._workspace(session, actor, workspace_slug, "records.view")
+            row = session.scalar(
+                select(RecordRow).where(
+                    RecordRow.workspace_id == workspace.id, RecordRow.identifier == identifier
+                )
+            )
+            return None if row is None else self._view(row, workspace)
+
+    def list(
+        self,
+        actor: Identity,
+        workspace_slug: str,
+        *,
+        query: str = "",
+        status: RecordStatus | None = None,
+        edm_type: str | None = None,
+        include_deleted: bool = False,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> RecordPage:
+        limit = max(1, min(limit, PAGE_SIZE_MAX))
+        offset = max(0, offset)
+        with self.runtime.database.session() as session:
+            workspace = self._workspace(session, actor, workspace_slug, "records.view")
+            where: list[Any] = [RecordRow.workspace_id == workspace.id]
+            if not include_deleted:
+                where.append(RecordRow.deleted.is_(False))
+            if status is not None:
+                where.append(RecordRow.status == status)
+            if edm_type:
+                where.append(RecordRow.edm_type == edm_type)
+            if query.strip():
+                pattern = "%" + query.strip().lower().replace("%", r"\%").replace("_", r"\_") + "%"
+                where.append(
+                    or_(
+                        func.lower(RecordRow.title).like(pattern, escape="\\"),
+                        func.lower(RecordRow.identifier).like(pattern, escape="\\"),
+                    )
+                )
+            total = session.scalar(select(func.count()).select_from(RecordRow).where(*where))
+            rows = list(
+                session.scalars(
+                    select(RecordRow)
+                    .where(*where)
+                    .order_by(RecordRow.updated_at.desc(), RecordRow.id.desc())
+                    .offset(offset)
+                    .limit(limit)
+                )
+            )
+            return RecordPage(rows, int(total or 0), offset, limit)
+
+    def versions(self, actor: Identity, record_uuid: str) -> list[RecordVersion]:
+        with self.runtime.database.session() as session:
+            row, _ = self._row(session, actor, record_uuid, "records.view")
+        with integrity_guard(row.object_id):
+            inventory = self.store.storage.inventory(row.object_id)
+        versions: list[RecordVersion] = []
+        previous: dict[str, str] = {}
+        for name in inventory.version_names():
+            version = inventory.versions[name]
+            state = version.logical_state()
+            files = {path for path in state if path.startswith(MEDIA_FOLDER)}
+            before = {path for path in previous if path.startswith(MEDIA_FOLDER)}
+            versions.append(
+                RecordVersion(
+                    name=name,
+                    created=version.created_at,
+                    message=version.message,
+                    user=version.user.name if version.user else None,
+                    record_changed=state.get(jsonld.RECORD_PATH)
+                    != previous.get(jsonld.RECORD_PATH),
+                    files_added=sorted(
+                        path
+                        for path in files
+                        if path not in before or previous[path] != state[path]
+                    ),
+                    files_removed=sorted(before - files),
+                )
+            )
+            previous = state
+        return versions[::-1]
+
+    def version(self, actor: Identity, record_uuid: str, version: str) -> Record:
+        """The record as it was in ``version``."""
+        with self.runtime.database.session() as session:
+            row, _ = self._row(session, actor, record_uuid, "records.view")
+        raw = self.store.read_bytes(row.object_id, jsonld.RECORD_PATH, version)
+        with integrity_guard(row.object_id):
+            return jsonld.loads(raw)
+
+    def version_document(self, actor: Identity, record_uuid: str, version: str) -> bytes:
+        """A version's stored JSON-LD, as stored."""
+        with self.runtime.database.session() as session:
+            row, _ = self._row(session, actor, record_uuid, "records.view")
+        return self.store.read_bytes(row.object_id, jsonld.RECORD_PATH, version)
+
+    def diff(self, actor: Identity, record_uuid: str, old: str, new: str) -> list[FieldChange]:
+        return diff_records(
+            self.version(actor, record_uuid, old), self.version(actor, record_uuid, new)
+        )
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _hooks(
+        self,
+        actor: Identity,
+        record: Record,
+        problems: list[Problem],
+        *,
+        audit_action: str,
+        record_uuid: str,
+        base_version: str | None = None,
+        deleting: bool = False,
+    ) -> CommitHooks:
+        def before(session: Session, workspace: Workspace, stored: StoredObject | None) -> None:
+            stale = stored is not None and stored.head_version != base_version
+            if base_version is not None and stored is not None and stale:
+                current = session.scalar(
+                    select(RecordRow).where(RecordRow.object_id == stored.object_id)
+                )
+                who = current.updated_by if current is not None else "someone"
+                raise Conflict(
+                    f"This record was changed while you were editing it: {who} saved "
+                    f"version {stored.head_version} at "
+                    f"{stored.updated_at:%Y-%m-%d %H:%M} UTC, after version {base_version} "
+                    "that you started from. Your changes were not saved. Open the record "
+                    "again to see their changes, then make yours once more."
+                )
+            clash = session.scalar(
+                select(RecordRow.uuid).where(
+                    RecordRow.workspace_id == workspace.id,
+                    RecordRow.identifier == record.identifier,
+                    RecordRow.uuid != record_uuid,
+                )
+            )
+            if clash is not None and not deleting:
+                raise Conflict(
+                    f"Another record of this workspace has the identifier "
+                    f"'{record.identifier}' (record {clash}). Identifiers must be unique "
+                    "within a workspace: change this one, or edit the other record."
+                )
+
+        def after(
+            session: Session, workspace: Workspace, stored: StoredObject, version: str, _: bool
+        ) -> None:
+            index_record(session, workspace, stored, record, problems, actor)
+
+        return CommitHooks(
+            before=before,
+            after=after,
+            audit_action=audit_action,
+            audit_target_type="record",
+            audit_target_id=record_uuid,
+        )
+
+    def create(
+        self,
+        actor: Identity,
+        workspace_slug: str,
+        record: Record,
+        *,
+        files: Mapping[str, FileSource] | None = None,
+        message: str = "Created",
+    ) -> RecordView:
+        """A new record; ``files`` are stored under ``media/`` by their names, and each
+        should be one of the record's representations."""
+        problems = check_problems(record)
+        record_uuid = str(uuid.uuid4())
+        stored_files = self._stored_files(record, files)
+        self.store.change(
+            actor,
+            workspace_slug,
+            object_id_for(record_uuid),
+            files={jsonld.RECORD_PATH: jsonld.dumps(record, record_uuid)} | stored_files,
+            remove=frozenset(),
+            message=message,
+            action="records.create",
+            new={"title": record.display_title()[:500], "kind": RECORD_KIND, "uuid": record_uuid},
+            hooks=self._hooks(
+                actor, record, problems, audit_action="record.create", record_uuid=record_uuid
+            ),
+        )
+        return self.get(actor, record_uuid)
+
+    @staticmethod
+    def _stored_files(
+        record: Record, files: Mapping[str, FileSource] | None
+    ) -> dict[str, FileSource]:
+        stored: dict[str, FileSource] = {}
+        named = {item.file for item in record.representations if item.file}
+        for name, source in (files or {}).items():
+            path = media_path(name)
+            if path not in named:
+                raise InvalidInput.on(
+                    "files", f"'{name}' is not one of the record's representations"
+                )
+            stored[path] = source
+        return stored
+
+    def update(
+        self,
+        actor: Identity,
+        record_uuid: str,
+        record: Record,
+        *,
+        base_version: str | None,
+        message: str = "Edited",
+        files: Mapping[str, FileSource] | None = None,
+        remove_files: frozenset[str] = frozenset(),
+        action: str = "records.update",
+        audit_action: str = "record.update",
+    ) -> RecordView:
+        """Save ``record`` as a new version, if anything changed.
+
+        ``base_version`` is the version the edit started from; when another save came
+        in between, :class:`Conflict`. ``None`` skips the check (imports, which
+        compare content instead).
+        """
+        with self.runtime.database.session() as session:
+            row, workspace = self._row(session, actor, record_uuid, action)
+            unchanged = (
+                row.content_hash == record.content_hash() and not files and not (remove_files)
+            )
+            if row.deleted:
+                raise Conflict("This record was deleted; restore it before editing it.")
+            if unchanged:
+                # nothing would be written, so there is no lost update to guard against
+                return self._view(row, workspace)
+            object_id, slug = row.object_id, workspace.slug
+        problems = check_problems(record)
+        stored_files = self._stored_files(record, files)
+        self.store.change(
+            actor,
+            slug,
+            object_id,
+            files={jsonld.RECORD_PATH: jsonld.dumps(record, record_uuid)} | stored_files,
+            remove=frozenset(media_path(name) for name in remove_files),
+            message=message,
+            action=action,
+            hooks=self._hooks(
+                actor,
+                record,
+                problems,
+                audit_action=audit_action,
+                record_uuid=record_uuid,
+                base_version=base_version,
+            ),
+        )
+        return self.get(actor, record_uuid)
+
+    def revert(
+        self, actor: Identity, record_uuid: str, version: str, *, base_version: str | None
+    ) -> RecordView:
+        """A new version whose metadata is that of ``version`` (files stay as they are)."""
+        old = self.version(actor, record_uuid, version)
+        current = self.get(actor, record_uuid)
+        # Representations of files no longer stored cannot come back by reverting metadata.
+        stored = {item.file for item in current.record.representations if item.file}
+        kept = [item for item in old.representations if not item.file or item.file in stored]
+        reverted = old.model_copy(update={"representations": kept})
+        return self.update(
+            actor,
+            record_uuid,
+            reverted,
+            base_version=base_version,
+            message=f"Reverted to {version}",
+            audit_action="record.revert",
+        )
+
+    def delete(
+        self, actor: Identity, record_uuid: str, *, message: str = "", base_version: str | None
+    ) -> RecordView:
+        """A new version marked deleted; every earlier version stays retrievable."""
+        with self.runtime.database.session() as session:
+            row, workspace = self._row(session, actor, record_uuid, "records.delete")
+            record = Record.model_validate(row.data)
+            problems = [Problem.from_json(item) for item in row.problems]
+            object_id, slug = row.object_id, workspace.slug
+        self.store.change(
+            actor,
+            slug,
+            object_id,
+            files={},
+            remove=None,
+            message=message or "Deleted",
+            action="records.delete",
+            delete=True,
+            hooks=self._hooks(
+                actor,
+                record,
+                problems,
+                audit_action="record.delete",
+                record_uuid=record_uuid,
+                base_version=base_version,
+                deleting=True,
+            ),
+        )
+        return self.get(actor, record_uuid)
+
+    def attach_file(
+        self,
+        actor: Identity,
+        record_uuid: str,
+        name: str,
+        source: FileSource,
+        *,
+        primary: bool = False,
+        base_version: str | None = None,
+    ) -> RecordView:
+        """Store a file with the record as one of its representations (a new version).
+
+        A file of the same name is replaced. The first file becomes the primary
+        representation (``edm:isShownBy``) unless one exists.
+        """
+        path = media_path(name)
+        current = self.get(actor, record_uuid)
+        record = current.record
+        others = [item for item in record.representations if item.file != path]
+        has_primary = any(item.role == "primary" for item in others)
+        representation = Representation(
+            file=path,
+            role="primary" if primary or not has_primary else "view",
+            media_type=media_type_for(path),
+        )
+        if representation.role == "primary":
+            others = [item.model_copy(update={"role": "view"}) for item in others]
+        updated = record.model_copy(update={"representations": [*others, representation]})
+        return self.update(
+            actor,
+            record_uuid,
+            updated,
+            base_version=base_version,
+            message=f"Added {path}",
+            files={path[len(MEDIA_FOLDER) :]: source},
+            audit_action="record.attach",
+        )
+
+    def detach_file(
+        self, actor: Identity, record_uuid: str, path: str, *, base_version: str | None = None
+    ) -> RecordView:
+        current = self.get(actor, record_uuid)
+        full = media_path(path.removeprefix(MEDIA_FOLDER))
+        kept = [item for item in current.record.representations if item.file != full]
+        if len(kept) == len(current.record.representations):
+            raise NotFound(f"No file '{path}' in this record")
+        updated = current.record.model_copy(update={"representations": kept})
+        return self.update(
+            actor,
+            record_uuid,
+            updated,
+            base_version=base_version,
+            message=f"Removed {full}",
+            remove_files=frozenset({full[len(MEDIA_FOLDER) :]}),
+            action="records.delete",
+            audit_action="record.detach",
+        )
