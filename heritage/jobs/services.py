@@ -27,7 +27,12 @@ from heritage.workspaces.models import Role, WorkspaceMembership
 log = structlog.get_logger(__name__)
 
 # Modules whose job kinds every process knows; capabilities add theirs here.
-JOB_MODULES = ["heritage.audit.jobs", "heritage.uploads.jobs", "heritage.store.maintenance"]
+JOB_MODULES = [
+    "heritage.audit.jobs",
+    "heritage.uploads.jobs",
+    "heritage.store.maintenance",
+    "heritage.records.jobs",
+]
 
 
 # A scheduled job still queued after this long is taken for lost: the schedule enqueues anew.

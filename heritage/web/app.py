@@ -17,9 +17,11 @@ from heritage.web.context import RequestContextMiddleware
 from heritage.web.errors import install_error_handlers
 from heritage.web.routes import (
     api_accounts,
+    api_imports,
     api_institutions,
     api_misc,
     api_objects,
+    api_records,
     api_uploads,
     api_workspaces,
     health,
@@ -50,6 +52,8 @@ ROUTERS = [
     api_institutions.router,
     api_workspaces.router,
     api_objects.router,
+    api_records.router,
+    api_imports.router,
     api_uploads.router,
     api_misc.router,
     pages_auth.router,

@@ -54,6 +54,11 @@ def _target(runtime: Runtime, identity: Identity, request: Request) -> Target:
             if institution is None:
                 raise NotFound(f"No institution '{params['institution_slug']}'")
             return Target(institution_role=institution_role(session, identity, institution.id))
+        if "record_id" in params or "import_id" in params:
+            from heritage.records.targets import record_workspace
+
+            workspace = record_workspace(session, params)
+            return workspace_target(session, identity, workspace)
         if "job_id" in params:
             job = session.get(Job, params["job_id"])
             if job is None:

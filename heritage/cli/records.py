@@ -1,0 +1,121 @@
+"""``heritage import``: records from a file, with a progress bar and a report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from heritage.cli.common import console, errors, fail, open_runtime, service_errors
+
+FORMAT_HELP = "auto, csv, xlsx, lido, edm, dc or iiif (auto: from the file name and content)"
+
+
+def import_command(
+    path: Annotated[Path, typer.Argument(help="The file to import (CSV, XLSX, LIDO, EDM, ...)")],
+    workspace: Annotated[str, typer.Option("--workspace", "-w", help="Workspace slug")],
+    format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "auto",
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="Column mapping (JSON) for CSV/XLSX; default: suggested from headers"),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be created or updated; write nothing")
+    ] = False,
+    resume: Annotated[
+        str | None, typer.Option(help="Resume the interrupted import with this id")
+    ] = None,
+    show: Annotated[int, typer.Option(help="How many records with problems to list")] = 20,
+) -> None:
+    """Import records into a workspace. Re-importing updates only what changed; files named
+    in a media column are looked up beside the file and stored with their records."""
+    from heritage.accounts.identity import SYSTEM
+    from heritage.records.imports import ImportService
+
+    runtime = open_runtime()
+    service = ImportService(runtime)
+    mapping_data = None
+    if mapping is not None:
+        try:
+            mapping_data = json.loads(mapping.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise fail(f"{mapping}: cannot read the mapping: {error}", 2) from None
+    with service_errors():
+        if resume:
+            row, _ = service.get(SYSTEM, resume)
+        else:
+            row = service.create(
+                SYSTEM,
+                workspace,
+                path.resolve(),
+                format=format,
+                mapping=mapping_data,
+                dry_run=dry_run,
+            )
+    console.print(
+        f"{'Dry run of import' if row.dry_run else 'Import'} {row.id} ({row.format})",
+        highlight=False,
+    )
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[where]}"),
+    )
+    with Progress(*columns, console=errors, transient=False) as progress:
+        task = progress.add_task("records", total=None, where="")
+
+        def report(position: int, where: str) -> None:
+            progress.update(task, completed=position, where=where[:60])
+
+        with service_errors():
+            outcome = service.run(SYSTEM, row.id, report)
+    _print_report(service, row.id, show)
+    if outcome.error:
+        raise fail(
+            f"the source could not be read to its end: {outcome.error}\n"
+            f"The records before that point were handled; fix the file and resume with "
+            f"`heritage import {path} --workspace {workspace} --resume {row.id}`."
+        )
+
+
+def _print_report(service: object, import_id: str, show: int) -> None:
+    from heritage.accounts.identity import SYSTEM
+    from heritage.records.imports import ImportService
+
+    assert isinstance(service, ImportService)
+    row, _ = service.get(SYSTEM, import_id)
+    counts = row.counts
+    verb = "would be " if row.dry_run else ""
+    summary = ", ".join(
+        f"{counts.get(key, 0)} {verb}{label}"
+        for key, label in (
+            ("create", "created"),
+            ("update", "updated"),
+            ("unchanged", "unchanged"),
+            ("delete", "deleted"),
+            ("failed", "failed"),
+        )
+    )
+    console.print(f"Records: {summary}", highlight=False)
+    items, total = service.items(SYSTEM, import_id, only_problems=True, limit=show)
+    if not total:
+        return
+    table = Table("where", "identifier", "action", "problem", "how to fix", show_lines=False)
+    for item in items:
+        for problem in item.problems:
+            table.add_row(
+                problem.get("location") or item.location,
+                item.identifier or "",
+                item.action.value,
+                f"{problem['severity']}: {problem['message']}",
+                problem.get("hint", ""),
+            )
+    console.print(table)
+    if total > len(items):
+        console.print(f"... and {total - len(items)} more records with problems.")

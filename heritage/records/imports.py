@@ -1,0 +1,533 @@
+"""Imports and harvests: a source read as a stream, each record created, updated or
+left alone, and a report of what happened to every one of them.
+
+Idempotent by record identifier: a record already in the workspace gets a new
+version only when its content (or one of its files) changed. Each record is
+stored on its own, so an import cut short leaves whole records behind, never
+half of one; ``position`` counts the source records handled, and running the
+import again resumes after them (anything handled twice is unchanged anyway).
+A dry run reads and checks everything and writes nothing but its report.
+
+The same pipeline serves the command line (run in the caller's process), the
+API and the pages (a ``records.import`` job run by a worker).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import func, select
+
+from heritage.accounts.identity import SYSTEM, Identity
+from heritage.db.base import utcnow
+from heritage.errors import InvalidInput, NotFound, ServiceError
+from heritage.policy import require
+from heritage.records.formats import detect_format, open_reader
+from heritage.records.importers.base import SourceError, SourceRecord
+from heritage.records.media import MediaError, MediaFile, MediaSource
+from heritage.records.model import Record, Representation
+from heritage.records.models import (
+    ImportStatus,
+    ItemAction,
+    RecordImport,
+    RecordImportItem,
+    RecordRow,
+)
+from heritage.records.problems import Problem, Severity
+from heritage.records.services import MEDIA_FOLDER, RecordService, check_problems, media_path
+from heritage.runtime import Runtime
+from heritage.store.ingest import media_type_for
+from heritage.store.models import StoredFile, StoredObject
+from heritage.workspaces.models import Workspace
+from heritage.workspaces.services import workspace_target
+
+log = structlog.get_logger(__name__)
+
+IMPORT_JOB = "records.import"
+# How many source records are handled between two saves of the report and position.
+CHECKPOINT_EVERY = 50
+
+Progress = Callable[[int, str], None]
+
+
+@dataclass
+class ImportOutcome:
+    counts: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+
+def _count(counts: dict[str, int], key: str) -> None:
+    counts[key] = counts.get(key, 0) + 1
+
+
+class LazyMedia:
+    """Files named by the records, looked up beside the source file. The folder is
+    only listed once a record names a file: most XML sources name none."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._source: MediaSource | None = None
+
+    def find(self, name: str) -> MediaFile | None:
+        if self._source is None:
+            self._source = MediaSource.open_folder(self.folder)
+        return self._source.find(name)
+
+
+def _sha256_of(opened: Any) -> str:
+    digest = hashlib.sha256()
+    with opened() as stream:
+        for block in iter(lambda: stream.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ImportService:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.records = RecordService(runtime)
+
+    # -- starting ------------------------------------------------------------------------------
+
+    def _workspace(self, session: Any, actor: Identity, slug: str, action: str) -> Workspace:
+        workspace = session.scalar(select(Workspace).where(Workspace.slug == slug))
+        if workspace is None:
+            raise NotFound(f"No workspace '{slug}'")
+        require(actor, action, workspace_target(session, actor, workspace))
+        return workspace
+
+    def files_dir(self, import_id: str) -> Path:
+        return self.runtime.settings.resolved_data_dir / "imports" / import_id
+
+    def create(
+        self,
+        actor: Identity,
+        workspace_slug: str,
+        source: Path,
+        *,
+        format: str = "auto",
+        mapping: dict[str, Any] | None = None,
+        dry_run: bool = False,
+        keep_copy: bool = False,
+        source_name: str | None = None,
+    ) -> RecordImport:
+        """Register an import of the file ``source``.
+
+        With ``keep_copy`` the file is moved under the data directory first (uploads
+        through the API and pages), so a worker can read it later; the command line
+        reads it where it is.
+        """
+        if not source.exists():
+            raise InvalidInput.on("path", f"{source} does not exist")
+        chosen = detect_format(source) if format == "auto" else format
+        with self.runtime.database.session(write=True) as session:
+            workspace = self._workspace(session, actor, workspace_slug, "records.import")
+            import_id = str(uuid.uuid4())
+            path = source
+            if keep_copy:
+                target = self.files_dir(import_id)
+                target.mkdir(parents=True, exist_ok=True)
+                path = target / (source_name or source.name)
+                shutil.move(str(source), path)
+            row = RecordImport(
+                id=import_id,
+                workspace_id=workspace.id,
+                format=chosen,
+                source=str(path),
+                options={"mapping": mapping, "name": source_name or source.name},
+                dry_run=dry_run,
+                created_by=actor.user_id,
+            )
+            session.add(row)
+            session.commit()
+            session.refresh(row)
+            return row
+
+    def enqueue(self, actor: Identity, import_id: str) -> RecordImport:
+        from heritage.jobs.services import JobService
+
+        with self.runtime.database.session() as session:
+            row = session.get(RecordImport, import_id)
+            if row is None:
+                raise NotFound(f"No import '{import_id}'")
+            workspace_id, name = row.workspace_id, row.options.get("name") or row.source
+        job = JobService(self.runtime).enqueue(
+            actor,
+            IMPORT_JOB,
+            {"import_id": import_id, "user_id": actor.user_id, "label": actor.label},
+            title=f"Import {name}",
+            workspace_id=workspace_id,
+        )
+        with self.runtime.database.session(write=True) as session:
+            row = session.get(RecordImport, import_id)
+            assert row is not None
+            row.job_id = job.id
+            session.commit()
+            session.refresh(row)
+            return row
+
+    # -- reading reports -----------------------------------------------------------------------
+
+    def get(self, actor: Identity, import_id: str) -> tuple[RecordImport, str]:
+        """The import and the slug of its workspace."""
+        with self.runtime.database.session() as session:
+            row = session.get(RecordImport, import_id)
+            if row is None:
+                raise NotFound(f"No import '{import_id}'")
+            workspace = session.get(Workspace, row.workspace_id)
+            assert workspace is not None
+            require(actor, "records.view", workspace_target(session, actor, workspace))
+            return row, workspace.slug
+
+    def list(self, actor: Identity, workspace_slug: str, limit: int = 50) -> list[RecordImport]:
+        with self.runtime.database.session() as session:
+            workspace = self._workspace(session, actor, workspace_slug, "records.view")
+            return list(
+                session.scalars(
+                    select(RecordImport)
+                    .where(RecordImport.workspace_id == workspace.id)
+                    .order_by(RecordImport.created_at.desc())
+                    .limit(limit)
+                )
+            )
+
+    def items(
+        self,
+        actor: Identity,
+        import_id: str,
+        *,
+        only_problems: bool = False,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> tuple[list[RecordImportItem], int]:
+        self.get(actor, import_id)
+        with self.runtime.database.session() as session:
+            where: list[Any] = [RecordImportItem.import_id == import_id]
+            if only_problems:
+                where.append(
+                    (RecordImportItem.error_count > 0) | (RecordImportItem.warning_count > 0)
+                )
+            total = session.scalar(select(func.count()).select_from(RecordImportItem).where(*where))
+            items = list(
+                session.scalars(
+                    select(RecordImportItem)
+                    .where(*where)
+                    .order_by(RecordImportItem.position)
+                    .offset(max(0, offset))
+                    .limit(max(1, min(limit, 1000)))
+                )
+            )
+            return items, int(total or 0)
+
+    # -- running -------------------------------------------------------------------------------
+
+    def run(
+        self, actor: Identity, import_id: str, progress: Progress | None = None
+    ) -> ImportOutcome:
+        """Carry out the import (or resume it after the records already handled)."""
+        with self.runtime.database.session(write=True) as session:
+            row = session.get(RecordImport, import_id)
+            if row is None:
+                raise NotFound(f"No import '{import_id}'")
+            workspace = self._workspace(
+                session, actor, self._slug(session, row.workspace_id), "records.import"
+            )
+            if row.status is ImportStatus.FINISHED:
+                return ImportOutcome(dict(row.counts), row.error)
+            row.status = ImportStatus.RUNNING
+            row.error = None
+            session.commit()
+            start, counts = row.position, dict(row.counts)
+            path, format, options, dry_run = Path(row.source), row.format, row.options, row.dry_run
+            slug = workspace.slug
+        outcome = ImportOutcome(counts)
+        try:
+            records = open_reader(format, path, options.get("mapping"))
+            media = self._media_source(path, format)
+            self._consume(actor, import_id, slug, records, start, outcome, dry_run, media, progress)
+        except SourceError as error:
+            outcome.error = str(error)
+        except ServiceError as error:
+            outcome.error = error.detail
+        with self.runtime.database.session(write=True) as session:
+            row = session.get(RecordImport, import_id)
+            assert row is not None
+            row.counts = outcome.counts
+            row.error = outcome.error
+            row.status = ImportStatus.FAILED if outcome.error else ImportStatus.FINISHED
+            row.finished_at = utcnow()
+            session.commit()
+        return outcome
+
+    @staticmethod
+    def _slug(session: Any, workspace_id: int) -> str:
+        workspace = session.get(Workspace, workspace_id)
+        assert workspace is not None
+        return workspace.slug
+
+    @staticmethod
+    def _media_source(path: Path, format: str) -> LazyMedia:
+        return LazyMedia(path.parent)
+
+    def _consume(
+        self,
+        actor: Identity,
+        import_id: str,
+        slug: str,
+        records: Iterator[SourceRecord],
+        start: int,
+        outcome: ImportOutcome,
+        dry_run: bool,
+        media: Any,
+        progress: Progress | None,
+    ) -> None:
+        pending: list[RecordImportItem] = []
+        position = 0
+        seen: set[str] = set()
+        for position, source in enumerate(records, start=1):
+            if position <= start:
+                if source.record is not None:
+                    seen.add(source.record.identifier)
+                continue
+            item = self._handle(actor, slug, source, dry_run, media, seen)
+            item.import_id = import_id
+            item.position = position
+            pending.append(item)
+            _count(outcome.counts, item.action.value)
+            if len(pending) >= CHECKPOINT_EVERY:
+                self._checkpoint(import_id, pending, position, outcome)
+                pending = []
+                if progress is not None:
+                    progress(position, source.location)
+        self._checkpoint(import_id, pending, max(position, start), outcome)
+        if progress is not None:
+            progress(position, "done")
+
+    def _checkpoint(
+        self, import_id: str, items: list[RecordImportItem], position: int, outcome: ImportOutcome
+    ) -> None:
+        with self.runtime.database.session(write=True) as session:
+            row = session.get(RecordImport, import_id)
+            assert row is not None
+            session.add_all(items)
+            row.position = position
+            row.counts = dict(outcome.counts)
+            session.commit()
+
+    def _handle(
+        self,
+        actor: Identity,
+        slug: str,
+        source: SourceRecord,
+        dry_run: bool,
+        media: Any,
+        seen: set[str],
+    ) -> RecordImportItem:
+        problems = list(source.problems)
+        identifier = source.record.identifier if source.record else source.identifier
+        item = RecordImportItem(location=source.location[:500], identifier=identifier)
+
+        def finish(action: ItemAction, record_uuid: str | None = None) -> RecordImportItem:
+            item.action = action
+            item.record_uuid = record_uuid
+            item.problems = [problem.at(source.location).to_json() for problem in problems]
+            item.error_count = sum(1 for p in problems if p.severity is Severity.ERROR)
+            item.warning_count = len(problems) - item.error_count
+            return item
+
+        existing = self._existing(slug, identifier) if identifier else None
+        if source.deleted:
+            if existing is None or existing[2]:
+                return finish(ItemAction.UNCHANGED, existing[0] if existing else None)
+            if not dry_run:
+                self.records.delete(
+                    actor, existing[0], message="Deleted at the source", base_version=None
+                )
+            return finish(ItemAction.DELETE, existing[0])
+        if source.record is None:
+            return finish(ItemAction.FAILED)
+        record = source.record
+        if record.identifier in seen:
+            problems.append(
+                Problem.error(
+                    "import.duplicate-identifier",
+                    f"The identifier '{record.identifier}' occurs more than once in this source; "
+                    "this later occurrence was not imported.",
+                    "Give every record its own identifier, or merge the duplicates.",
+                    field="identifier",
+                )
+            )
+            return finish(ItemAction.FAILED)
+        seen.add(record.identifier)
+        record, found = self._attach_media(record, source.media, media, problems)
+        problems.extend(check_problems(record))
+        streams: list[Any] = []
+
+        def opened(files: dict[str, MediaFile]) -> dict[str, Any]:
+            result = {}
+            for name, file in files.items():
+                stream = file.open()
+                streams.append(stream)
+                result[name] = stream
+            return result
+
+        try:
+            if existing is None:
+                if dry_run:
+                    return finish(ItemAction.CREATE)
+                view = self.records.create(
+                    actor, slug, record, files=opened(found), message="Imported"
+                )
+                return finish(ItemAction.CREATE, view.uuid)
+            record_uuid, content_hash, deleted = existing
+            changed_files = self._changed_files(record_uuid, found)
+            if content_hash == record.content_hash() and not changed_files and not deleted:
+                return finish(ItemAction.UNCHANGED, record_uuid)
+            if deleted:
+                problems.append(
+                    Problem.warning(
+                        "import.deleted-record",
+                        f"A record with the identifier '{record.identifier}' was deleted in "
+                        "this workspace; it was left deleted.",
+                        "Restore the record first if it should come back.",
+                        field="identifier",
+                    )
+                )
+                return finish(ItemAction.UNCHANGED, record_uuid)
+            if not dry_run:
+                self.records.update(
+                    actor,
+                    record_uuid,
+                    record,
+                    base_version=None,
+                    message="Imported again: changed at the source",
+                    files=opened(changed_files),
+                )
+            return finish(ItemAction.UPDATE, record_uuid)
+        except ServiceError as error:
+            problems.append(
+                Problem.error(
+                    "import.not-stored",
+                    f"The record could not be stored: {error.detail}",
+                    "Correct the record in the source and import it again.",
+                )
+            )
+            return finish(ItemAction.FAILED)
+        finally:
+            for stream in streams:
+                stream.close()
+
+    def _existing(self, slug: str, identifier: str) -> tuple[str, str, bool] | None:
+        with self.runtime.database.session() as session:
+            found = session.execute(
+                select(RecordRow.uuid, RecordRow.content_hash, RecordRow.deleted)
+                .join(Workspace, Workspace.id == RecordRow.workspace_id)
+                .where(Workspace.slug == slug, RecordRow.identifier == identifier)
+            ).first()
+            return None if found is None else (found[0], found[1], found[2])
+
+    def _attach_media(
+        self, record: Record, names: list[str], media: Any, problems: list[Problem]
+    ) -> tuple[Record, dict[str, MediaFile]]:
+        """Files the source names, found beside it, become stored representations."""
+        if not names:
+            return record, {}
+        files: dict[str, MediaFile] = {}
+        representations = list(record.representations)
+        for name in names:
+            try:
+                found = media.find(name)
+            except MediaError as error:  # unsafe names are reported, never followed
+                problems.append(
+                    Problem.error(
+                        "import.media-refused",
+                        f"The media file '{name}' was refused: {error}",
+                        "Name files by a path inside the folder of the source file.",
+                        field="representations",
+                    )
+                )
+                continue
+            if found is None:
+                problems.append(
+                    Problem.warning(
+                        "import.media-missing",
+                        f"The media file '{name}' was not found beside the source file.",
+                        "Put the file in the same folder as the source (or a subfolder), "
+                        "with exactly this name, and import again.",
+                        field="representations",
+                    )
+                )
+                continue
+            try:
+                path = media_path(found.name)
+            except InvalidInput as error:
+                problems.append(
+                    Problem.error(
+                        "import.media-refused",
+                        f"The media file '{name}' cannot be stored: {error.detail}",
+                        "Rename the file.",
+                        field="representations",
+                    )
+                )
+                continue
+            files[path[len(MEDIA_FOLDER) :]] = found
+            if not any(item.file == path for item in representations):
+                has_primary = any(item.role == "primary" for item in representations)
+                representations.append(
+                    Representation(
+                        file=path,
+                        role="view" if has_primary else "primary",
+                        media_type=media_type_for(path),
+                    )
+                )
+        return record.model_copy(update={"representations": representations}), files
+
+    def _changed_files(self, record_uuid: str, files: dict[str, MediaFile]) -> dict[str, MediaFile]:
+        """The named files whose content differs from what the record stores now."""
+        if not files:
+            return {}
+        with self.runtime.database.session() as session:
+            stored = dict(
+                session.execute(
+                    select(StoredFile.logical_path, StoredFile.sha256)
+                    .join(StoredObject, StoredObject.id == StoredFile.object_pk)
+                    .where(StoredObject.uuid == record_uuid)
+                ).all()
+            )
+        return {
+            name: found
+            for name, found in files.items()
+            if stored.get(MEDIA_FOLDER + name) != _sha256_of(found.open)
+        }
+
+
+def run_import_job(runtime: Runtime, params: dict[str, Any], progress: Callable[..., None]) -> Any:
+    """The body of a ``records.import`` job: the import runs as the user who started it."""
+    from heritage.accounts.models import User
+    from heritage.accounts.services import identity_of
+
+    actor = SYSTEM
+    user_id = params.get("user_id")
+    if user_id is not None:
+        with runtime.database.session() as session:
+            user = session.get(User, user_id)
+            if user is None:
+                raise NotFound("the user who started this import no longer exists")
+            actor = identity_of(user, "job")
+    service = ImportService(runtime)
+    row, _ = service.get(actor, params["import_id"])
+    total = row.options.get("total")
+
+    def report(position: int, where: str) -> None:
+        fraction = position / total if total else 0.0
+        progress(min(fraction, 0.99), f"{position} records read ({where})")
+
+    outcome = service.run(actor, params["import_id"], report)
+    return {"counts": outcome.counts, "error": outcome.error}
