@@ -19,6 +19,7 @@ the application against that page.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from heritage.accounts.identity import SYSTEM
@@ -53,6 +54,9 @@ class World:
     invitation_id: int = 0
     # workspace slug -> uuid of its stored object
     objects: dict[str, str] = field(default_factory=dict)
+    # workspace slug -> uuid of its record (with WORLD_FILE as a file), id of an import
+    records: dict[str, str] = field(default_factory=dict)
+    imports: dict[str, str] = field(default_factory=dict)
 
     def email(self, name: str) -> str:
         return self.people[name].email
@@ -124,4 +128,29 @@ def build_world(runtime: Runtime) -> World:
             SYSTEM, slug, title=f"{slug.title()} letter", files={WORLD_FILE: b"Dear colleague,"}
         )
         world.objects[slug] = view.uuid
+
+    from heritage.records.model import Record, Value
+    from heritage.records.models import ImportStatus, RecordImport
+    from heritage.records.services import RecordService
+
+    records = RecordService(runtime)
+    for slug in ("alpha", "gamma"):
+        record = records.create(
+            SYSTEM, slug, Record(identifier=f"{slug}-1", title=[Value.text(f"{slug} map")])
+        )
+        records.attach_file(SYSTEM, record.uuid, WORLD_FILE, b"a scan")
+        world.records[slug] = record.uuid
+        workspace = workspaces.get(SYSTEM, slug)
+        with runtime.database.session(write=True) as session:
+            done = RecordImport(
+                id=str(uuid.uuid4()),
+                workspace_id=workspace.id,
+                format="csv",
+                source="objects.csv",
+                status=ImportStatus.FINISHED,
+                counts={"create": 1},
+            )
+            session.add(done)
+            session.commit()
+            world.imports[slug] = done.id
     return world

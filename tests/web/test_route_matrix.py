@@ -205,6 +205,9 @@ def fill_path(path: str, world: World, person: str | None, workspace: str) -> st
         "secret": world.invitation_secret,
         "object_uuid": world.objects.get(workspace, world.objects["alpha"]),
         "file_path": WORLD_FILE,
+        "record_id": world.records.get(workspace, world.records["alpha"]),
+        "import_id": world.imports.get(workspace, world.imports["alpha"]),
+        "version": "v1",
         # No such upload: the tus routes check the policy, then the protocol (a
         # missing Tus-Resumable is 412) before they look the upload up.
         "upload_id": "matrix-no-such-upload",
