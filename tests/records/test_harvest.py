@@ -333,3 +333,43 @@ def test_lido_records_go_to_the_lido_mapping(shared_data: Path) -> None:
     # or explained, none lost
     assert [result.location for result in results] == [item.identifier for item in items]
     assert all(result.record is not None or result.problems for result in results)
+
+
+# -- oai_dc files --------------------------------------------------------------------------------
+
+
+def test_read_dc_takes_the_oai_header(shared_data: Path) -> None:
+    from heritage.records.importers.base import READERS
+
+    path = shared_data / "oai-pmh/gallica-oai_dc-records/Item_d2e946.xml"
+    [result] = list(READERS["dc"](path))
+    assert result.record is not None
+    assert result.record.identifier == "oai:bnf.fr:gallica/ark:/12148/btv1b110012843"
+    assert result.datestamp == "2020-01-07"
+    assert result.record.source[0].value.endswith("Arabe 1556")
+
+
+def test_dc_rights_uri_and_types(tmp_path: Path) -> None:
+    from heritage.records.importers.dublincore import read_dc
+
+    path = tmp_path / "dc.xml"
+    path.write_text(
+        '<oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:x="urn:x">'
+        "<dc:identifier>INV-1</dc:identifier>"
+        "<dc:relation>https://museum.example/objects/1</dc:relation>"
+        "<dc:rights>https://creativecommons.org/licenses/by/4.0</dc:rights>"
+        "<dc:rights>Photo: A. Person</dc:rights>"
+        "<dc:type>http://purl.org/dc/dcmitype/StillImage</dc:type>"
+        "<dc:coverage>Antwerp</dc:coverage><x:extra>?</x:extra>"
+        "</oai_dc:dc>"
+    )
+    [result] = list(read_dc(path))
+    record = result.record
+    assert record is not None and record.identifier == "INV-1"
+    assert record.rights == "http://creativecommons.org/licenses/by/4.0/"
+    assert [v.value for v in record.rights_statement] == ["Photo: A. Person"]
+    assert record.edm_type == "IMAGE"
+    assert record.is_shown_at == "https://museum.example/objects/1"  # no identifier URL
+    assert record.other["dc:coverage"][0].value == "Antwerp"
+    assert [p.code for p in result.problems] == ["dc.not-simple-dc"]
