@@ -62,6 +62,7 @@ ENCODING_HINT = (
 )
 
 _URI = re.compile(r"^(?:https?://|urn:|info:|doi:)\S+$", re.IGNORECASE)
+_BRACKETED = re.compile(r"\s*[(\[][^)\]]*[)\]]\s*$")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _LANG_SUFFIX = re.compile(
     r"^(?P<base>.+?)\s*(?:@(?P<at>[A-Za-z0-9-]+)|[(\[](?P<paren>[A-Za-z0-9-]+)[)\]])\s*$"
@@ -77,62 +78,35 @@ _ISO_639_1 = frozenset(
     sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh
     yi yo za zh zu""".split()  # noqa: SIM905
 )
+
+
+def _synonyms(names: str) -> frozenset[str]:
+    return frozenset(names.split("|"))
+
+
 # header synonyms of the special targets, normalised (see _normalise)
 _SPECIAL_HEADERS: dict[str, frozenset[str]] = {
-    "identifier": frozenset(
-        ("identifier", "id", "object id", "objectid", "record id", "local identifier", "uid")
+    "identifier": _synonyms("identifier|id|object id|objectid|record id|local identifier|uid"),
+    "edm_type": _synonyms("edm type|edmtype|europeana type|edm type uri"),
+    "rights": _synonyms(
+        "rights|license|licence|edm rights|rights uri|license url|licence url|license uri"
     ),
-    "edm_type": frozenset(("edm type", "edmtype", "europeana type", "edm type uri")),
-    "rights": frozenset(
-        ("rights", "license", "licence", "edm rights", "rights uri", "license url", "licence url")
+    "is_shown_at": _synonyms(
+        "url|link|landing page|web page|webpage|permalink|is shown at|edm is shown at"
+        "|record url|object url|uri"
     ),
-    "is_shown_at": frozenset(
-        (
-            "url",
-            "link",
-            "landing page",
-            "web page",
-            "webpage",
-            "permalink",
-            "is shown at",
-            "edm is shown at",
-            "record url",
-            "object url",
-            "uri",
-        )
+    "preview": _synonyms("thumbnail|thumbnail url|thumbnail uri|thumb|preview|edm object"),
+    "media": _synonyms(
+        "media|image|images|file|files|filename|file name|filenames|file names|image file"
+        "|image files|media file|media files|picture"
     ),
-    "preview": frozenset(
-        ("thumbnail", "thumbnail url", "thumbnail uri", "thumb", "preview", "edm object")
-    ),
-    "media": frozenset(
-        (
-            "media",
-            "image",
-            "images",
-            "file",
-            "files",
-            "filename",
-            "file name",
-            "filenames",
-            "file names",
-            "image file",
-            "image files",
-            "media file",
-            "media files",
-            "picture",
-        )
-    ),
-    "media_url": frozenset(
-        ("media url", "image url", "image uri", "file url", "iiif", "is shown by", "download url")
+    "media_url": _synonyms(
+        "media url|image url|image uri|file url|iiif|is shown by|edm is shown by|download url"
     ),
 }
 # used as the identifier only when no column is called identifier/id
 _INVENTORY_HEADERS = frozenset(FIELDS_BY_NAME["identifiers"].headers) | {
-    "inventory no",
-    "inv no",
-    "inv nr",
-    "inventory",
-    "accession no",
+    *_synonyms("inventory no|inv no|inv nr|inventory|accession no"),
 }
 # fields and targets that take one value per record: only the first column claims them
 _SINGLE = frozenset(("identifier", "edm_type", "rights", "is_shown_at", "preview"))
@@ -252,6 +226,9 @@ def target_for_header(header: str) -> str | None:
         found = _field_for(" ".join(words[:-1]))
     if not found and normalised.endswith("s"):
         found = _field_for(normalised[:-1])
+    unit = _BRACKETED.sub("", base)  # "Dimensions (mm)", "Weight [g]"
+    if not found and unit and unit != base:
+        found = target_for_header(unit)
     return found
 
 
@@ -317,7 +294,7 @@ class _SeenIdentifiers:
         self._size = 1024
         self._count = 0
         self._keys = array("Q", bytes(8 * self._size))
-        self._where = array("L", bytes(array("L").itemsize * self._size))
+        self._where = array("I", bytes(array("I").itemsize * self._size))
 
     def add(self, identifier: str, number: int) -> int | None:
         """Remember ``identifier`` first seen at ``number``; return the earlier number."""
@@ -344,7 +321,7 @@ class _SeenIdentifiers:
         keys, where = self._keys, self._where
         self._size *= 2
         self._keys = array("Q", bytes(8 * self._size))
-        self._where = array("L", bytes(where.itemsize * self._size))
+        self._where = array("I", bytes(where.itemsize * self._size))
         for key, number in zip(keys, where, strict=True):
             if key:
                 slot = self._slot(key)
