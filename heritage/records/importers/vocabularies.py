@@ -33,12 +33,12 @@ _URI_FORMS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
-# (words in lido:source, pattern of a bare identifier, URI template)
 def is_known(uri: str) -> bool:
     """Whether ``uri`` is in a vocabulary this module knows (Getty, GND, Wikidata, ...)."""
     return any(pattern.match(uri) for pattern, _template in _URI_FORMS)
 
 
+# (words in lido:source, pattern of a bare identifier, URI template)
 _SOURCES: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     (("ulan",), re.compile(r"^5\d{8}$"), "http://vocab.getty.edu/ulan/{0}"),
     (("aat",), re.compile(r"^3\d{8}$"), "http://vocab.getty.edu/aat/{0}"),
