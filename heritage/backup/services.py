@@ -347,7 +347,11 @@ def _reconcile(settings: Settings, database: Database) -> RebuildReport | None:
         indexed = {object_id: head for object_id, head in session.execute(query)}
     if heads == indexed:
         return None
-    return rebuild_index(database, storage)
+    from heritage.store.keyring import WorkspaceKeyring
+
+    return rebuild_index(
+        database, storage, key_lookup=WorkspaceKeyring(settings, database).data_key
+    )
 
 
 def restore(

@@ -22,7 +22,7 @@ def rebuild_index_command() -> None:
         storage = open_storage_root(runtime.settings)
     except (UnknownStorageBackend, OcflError, OSError) as error:
         raise fail(f"cannot open the storage root: {error}", 2) from None
-    report = rebuild_index(runtime.database, storage)
+    report = rebuild_index(runtime.database, storage, key_lookup=runtime.keyring.data_key)
     console.print(
         f"Index rebuilt: {report.indexed} object(s) indexed, {report.removed} row(s) of vanished "
         "objects removed.",

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
+from pydantic import ValidationError
 
 from heritage.errors import InvalidInput
 from heritage.records.importers.base import READERS, SourceError, SourceRecord
@@ -95,5 +96,12 @@ def open_reader(
         )
     module = importlib.import_module(_MODULES[format])
     if format in ("csv", "xlsx"):
-        return module.open_tabular(format, path, mapping)
+        chosen = None
+        if mapping is not None:
+            try:
+                chosen = module.Mapping.model_validate(mapping)
+            except ValidationError as error:
+                raise InvalidInput.on("mapping", str(error)) from None
+        reader = module.read_csv if format == "csv" else module.read_xlsx
+        return reader(path, chosen)
     return READERS[format](path)

@@ -440,7 +440,11 @@ class ImportService:
         if not names:
             return record, {}
         files: dict[str, MediaFile] = {}
-        representations = list(record.representations)
+        # Importers may already describe the named files as representations (by the name
+        # the source gives); they are replaced by the stored file once it is found.
+        named = set(names)
+        given = {item.file: item for item in record.representations if item.file in named}
+        representations = [item for item in record.representations if item.file not in named]
         for name in names:
             try:
                 found = media.find(name)
@@ -480,6 +484,17 @@ class ImportService:
             files[path[len(MEDIA_FOLDER) :]] = found
             if not any(item.file == path for item in representations):
                 has_primary = any(item.role == "primary" for item in representations)
+                described = given.get(name)
+                if described is not None:
+                    representations.append(
+                        described.model_copy(
+                            update={
+                                "file": path,
+                                "media_type": described.media_type or media_type_for(path),
+                            }
+                        )
+                    )
+                    continue
                 representations.append(
                     Representation(
                         file=path,

@@ -32,8 +32,11 @@ from heritage.records.model import Record, Representation
 from heritage.records.models import RecordRow, RecordStatus
 from heritage.records.problems import Problem, Severity
 from heritage.runtime import Runtime
+from heritage.store.description import ObjectDescription
+from heritage.store.index import KIND_INDEXERS, KeyLookup, KindIndexer
 from heritage.store.ingest import check_logical_path, media_type_for
 from heritage.store.models import StoredObject
+from heritage.store.reading import open_stored_file
 from heritage.store.services import (
     CommitHooks,
     FileSource,
@@ -130,6 +133,45 @@ def index_record(
     row.updated_by = actor.label
     session.flush()
     return row
+
+
+def _rebuild_record_row(
+    session: Session,
+    storage: Any,
+    workspace: Workspace,
+    stored: StoredObject,
+    description: ObjectDescription,
+    key_lookup: KeyLookup,
+) -> None:
+    """The record's index row, from its ``record.jsonld`` at the head (``rebuild-index``)."""
+    entry = description.files.get(jsonld.RECORD_PATH)
+    if entry is None:
+        raise NotFound(f"{stored.object_id} has no {jsonld.RECORD_PATH}")
+    digest = storage.state(stored.object_id).get(jsonld.RECORD_PATH, "")
+    with open_stored_file(
+        storage,
+        stored.object_id,
+        jsonld.RECORD_PATH,
+        stored.head_version,
+        entry,
+        digest,
+        key_lookup,
+    ) as opened:
+        record = jsonld.loads(opened.read_all())
+    inventory = storage.inventory(stored.object_id)
+    head = inventory.versions[inventory.head]
+    actor = Identity(user_id=None, label=head.user.name if head.user else "unknown")
+    index_record(session, workspace, stored, record, check_problems(record), actor)
+
+
+def _prune_record_rows(session: Session, found: set[str]) -> int:
+    stale = [row for row in session.scalars(select(RecordRow)) if row.object_id not in found]
+    for row in stale:
+        session.delete(row)
+    return len(stale)
+
+
+KIND_INDEXERS[RECORD_KIND] = KindIndexer(_rebuild_record_row, _prune_record_rows)
 
 
 class RecordService:

@@ -8,6 +8,7 @@ object found by walking the storage root. Workspaces unknown to the database
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -143,13 +144,41 @@ def _workspace_for(
     return workspace
 
 
+KeyLookup = Callable[[str], bytes]
+
+
+@dataclass(frozen=True)
+class KindIndexer:
+    """How a capability that keeps objects of its own kind in the store (records) rebuilds
+    its own index rows: ``index`` one object at its head, ``prune`` the rows of objects
+    not among those found."""
+
+    index: Callable[[Session, Any, Workspace, StoredObject, ObjectDescription, KeyLookup], None]
+    prune: Callable[[Session, set[str]], int]
+
+
+KIND_INDEXERS: dict[str, KindIndexer] = {}
+# Modules that register kind indexers; imported by rebuild_index.
+KIND_INDEXER_MODULES = ["heritage.records.services"]
+
+
+def _no_keys(key_id: str) -> bytes:
+    raise LookupError(f"no key given for {key_id}")
+
+
 def rebuild_index(
     database: Database,
     storage: Any,
     *,
+    key_lookup: KeyLookup | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> RebuildReport:
-    """Re-create every index row from the storage root; rows of vanished objects go."""
+    """Re-create every index row from the storage root; rows of vanished objects go.
+
+    ``key_lookup`` (a keyring's ``data_key``) lets index rows that depend on encrypted
+    content (records) be rebuilt as well."""
+    for module in KIND_INDEXER_MODULES:
+        importlib.import_module(module)
     report = RebuildReport()
     seen: set[str] = set()
     for object_id in storage.object_ids():
@@ -160,7 +189,16 @@ def rebuild_index(
             continue
         with database.session(write=True) as session:
             workspace = _workspace_for(session, description, report)
-            index_object(session, storage, object_id, workspace, description)
+            row = index_object(session, storage, object_id, workspace, description)
+            indexer = KIND_INDEXERS.get(description.kind)
+            if indexer is not None:
+                try:
+                    with session.begin_nested():
+                        indexer.index(
+                            session, storage, workspace, row, description, key_lookup or _no_keys
+                        )
+                except Exception as error:  # one unreadable object must not stop the rebuild
+                    report.problems.append(f"{object_id}: its {description.kind} index: {error}")
             has_events = session.scalar(
                 select(PreservationEvent.id)
                 .where(PreservationEvent.object_id == object_id)
@@ -195,6 +233,8 @@ def rebuild_index(
         for row in stale:
             session.delete(row)
         report.removed = len(stale)
+        for indexer in KIND_INDEXERS.values():
+            report.removed += indexer.prune(session, seen)
         session.commit()
     log.info("index rebuilt", indexed=report.indexed, removed=report.removed)
     return report

@@ -184,7 +184,7 @@ def test_restore_gives_identical_content_and_records(
     report = backup(
         heritage_runtime.settings, tmp_path / "backup", keys_out=keys, passphrase=PASSPHRASE
     )
-    assert report.storage is not None and report.storage.objects == 6
+    assert report.storage is not None and report.storage.objects == 8
     assert report.tables["audit_entries"] > 20 and report.late_keys == 0
     assert keys.stat().st_mode & 0o077 == 0
     assert PASSPHRASE.encode() not in keys.read_bytes()

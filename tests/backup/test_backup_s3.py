@@ -94,7 +94,7 @@ def test_an_s3_storage_root_restores_as_a_local_one(
         before = plaintexts(runtime)
         keys = tmp_path / "k.hckeys"
         report = backup(source, tmp_path / "b", keys_out=keys, passphrase=PASSPHRASE)
-        assert report.storage is not None and report.storage.objects == 3
+        assert report.storage is not None and report.storage.objects == 5
     finally:
         runtime.close()
 
@@ -107,6 +107,6 @@ def test_an_s3_storage_root_restores_as_a_local_one(
     assert validate_storage_root(target.resolved_storage_root).valid
     again = Runtime(target)
     try:
-        assert plaintexts(again) == before and len(before) == 5
+        assert plaintexts(again) == before and len(before) == 11
     finally:
         again.close()

@@ -76,7 +76,8 @@ def test_deleted_index_rows_come_back_identical(
     runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = index(runtime)
-    assert len(before) == 4 and sum(len(o.get("files", {})) for o in before.values()) == 4
+    # four objects, and the two records of the standard world (record.jsonld and a file each)
+    assert len(before) == 6 and sum(len(o.get("files", {})) for o in before.values()) == 8
     with runtime.database.session(write=True) as session:
         session.execute(delete(StoredFile))
         session.execute(delete(StoredObject))
@@ -85,7 +86,7 @@ def test_deleted_index_rows_come_back_identical(
 
     result = rebuild(runtime, tmp_path, monkeypatch)
     assert result.exit_code == 0, result.output
-    assert "4 object(s) indexed, 0 row(s) of vanished objects removed" in result.stdout
+    assert "6 object(s) indexed, 0 row(s) of vanished objects removed" in result.stdout
     assert index(runtime) == before
     # the services find their objects again
     service = PreservationService(runtime)
@@ -112,7 +113,7 @@ def test_problems_are_listed_and_exit_non_zero(
     result = rebuild(runtime, tmp_path, monkeypatch)
     assert result.exit_code == 1
     assert stray in result.stderr and "1 object(s) could not be indexed" in result.stderr
-    assert "3 object(s) indexed, 1 row(s) of vanished objects removed" in result.stdout
+    assert "5 object(s) indexed, 1 row(s) of vanished objects removed" in result.stdout
     after = index(runtime)
     assert gone not in after and stray not in after
     assert after == {k: v for k, v in before.items() if k != gone}

