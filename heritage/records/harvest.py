@@ -373,6 +373,7 @@ class Harvester:
                 identifier=header.identifier,
                 deleted=True,
                 datestamp=header.datestamp,
+                source_id=header.identifier,
             )
         metadata = element.find(f"{{{OAI}}}metadata")
         payload = (
@@ -423,6 +424,7 @@ class Harvester:
         result.location = location
         result.identifier = result.identifier or header.identifier
         result.datestamp = header.datestamp
+        result.source_id = header.identifier or None
         return result
 
     def state(self) -> dict[str, Any]:

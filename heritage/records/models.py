@@ -134,6 +134,8 @@ class RecordImportItem(Base):
     position: Mapped[int] = mapped_column(Integer)
     location: Mapped[str] = mapped_column(String(500))
     identifier: Mapped[str | None] = mapped_column(String(500), default=None)
+    # the source's own id of the record (OAI-PMH header identifier), when it has one
+    source_id: Mapped[str | None] = mapped_column(String(500), default=None, index=True)
     action: Mapped[ItemAction] = mapped_column(_enum(ItemAction))
     record_uuid: Mapped[str | None] = mapped_column(String(36), default=None)
     error_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -42,6 +42,8 @@ class SourceRecord:
     identifier: str | None = None
     # OAI-PMH: the record was deleted at the source
     deleted: bool = False
+    # OAI-PMH: the header's identifier, which a later deletion names the record by
+    source_id: str | None = None
     # OAI-PMH: the header's datestamp
     datestamp: str | None = None
 
