@@ -30,6 +30,7 @@ from heritage.db.base import utcnow
 from heritage.errors import InvalidInput, NotFound, ServiceError
 from heritage.policy import require
 from heritage.records.formats import detect_format, open_reader
+from heritage.records.harvest import Harvester, HarvestError
 from heritage.records.importers.base import SourceError, SourceRecord
 from heritage.records.media import MediaError, MediaFile, MediaSource
 from heritage.records.model import Record, Representation
@@ -51,6 +52,10 @@ from heritage.workspaces.services import workspace_target
 log = structlog.get_logger(__name__)
 
 IMPORT_JOB = "records.import"
+HARVEST_SCHEDULE_JOB = "records.harvest-scheduled"
+HARVEST_FORMAT = "oai-pmh"
+HARVEST_PREFIXES = ("oai_dc", "edm", "lido")
+SCHEDULES = ("daily",)
 # How many source records are handled between two saves of the report and position.
 CHECKPOINT_EVERY = 50
 
@@ -150,6 +155,77 @@ class ImportService:
             session.refresh(row)
             return row
 
+    def create_harvest(
+        self,
+        actor: Identity,
+        workspace_slug: str,
+        url: str,
+        *,
+        prefix: str,
+        set_spec: str | None = None,
+        dry_run: bool = False,
+        full: bool = False,
+        schedule: str | None = None,
+    ) -> RecordImport:
+        """Register a harvest of an OAI-PMH endpoint. It is incremental: records changed
+        since the newest datestamp of the last finished harvest of the same endpoint,
+        prefix and set (``full`` harvests everything again)."""
+        url = url.strip()
+        if not url.startswith(("http://", "https://")) or len(url) > 2000:
+            raise InvalidInput.on("url", "an http(s) URL of an OAI-PMH endpoint is needed")
+        if prefix not in HARVEST_PREFIXES:
+            raise InvalidInput.on("prefix", f"use one of {', '.join(HARVEST_PREFIXES)}")
+        if schedule is not None and schedule not in SCHEDULES:
+            raise InvalidInput.on("schedule", f"use one of {', '.join(SCHEDULES)}")
+        set_spec = (set_spec or "").strip() or None
+        with self.runtime.database.session(write=True) as session:
+            workspace = self._workspace(session, actor, workspace_slug, "records.import")
+            since = (
+                None if full else self._last_datestamp(session, workspace.id, url, prefix, set_spec)
+            )
+            row = RecordImport(
+                id=str(uuid.uuid4()),
+                workspace_id=workspace.id,
+                format=HARVEST_FORMAT,
+                source=url,
+                options={
+                    "name": url,
+                    "harvest": {
+                        "prefix": prefix,
+                        "set": set_spec,
+                        "from": since,
+                        "schedule": schedule,
+                    },
+                },
+                dry_run=dry_run,
+                created_by=actor.user_id,
+            )
+            session.add(row)
+            session.commit()
+            session.refresh(row)
+            return row
+
+    @staticmethod
+    def _last_datestamp(
+        session: Any, workspace_id: int, url: str, prefix: str, set_spec: str | None
+    ) -> str | None:
+        rows = session.scalars(
+            select(RecordImport)
+            .where(
+                RecordImport.workspace_id == workspace_id,
+                RecordImport.format == HARVEST_FORMAT,
+                RecordImport.source == url,
+                RecordImport.status == ImportStatus.FINISHED,
+                RecordImport.dry_run.is_(False),
+            )
+            .order_by(RecordImport.created_at.desc())
+        )
+        for row in rows:
+            harvest = row.options.get("harvest") or {}
+            if harvest.get("prefix") == prefix and harvest.get("set") == set_spec:
+                return row.last_datestamp or harvest.get("from")
+        return None
+
     def enqueue(self, actor: Identity, import_id: str) -> RecordImport:
         from heritage.jobs.services import JobService
 
@@ -245,14 +321,46 @@ class ImportService:
             row.error = None
             session.commit()
             start, counts = row.position, dict(row.counts)
-            path, format, options, dry_run = Path(row.source), row.format, row.options, row.dry_run
+            source, format, options, dry_run = row.source, row.format, row.options, row.dry_run
+            token = row.resumption_token
             slug = workspace.slug
         outcome = ImportOutcome(counts)
+        harvester: Harvester | None = None
         try:
-            records = open_reader(format, path, options.get("mapping"))
-            media = self._media_source(path, format)
-            self._consume(actor, import_id, slug, records, start, outcome, dry_run, media, progress)
-        except SourceError as error:
+            if format == HARVEST_FORMAT:
+                harvest = options["harvest"]
+                harvester = Harvester(
+                    source,
+                    harvest["prefix"],
+                    harvest.get("set"),
+                    from_=harvest.get("from"),
+                    resume_token=token,
+                )
+                # A resumed harvest starts again at the page not fully handled: nothing to
+                # skip, positions go on after those already reported.
+                skip, first = (0, start + 1) if token else (start, 1)
+                with harvester:
+                    self._consume(
+                        actor,
+                        import_id,
+                        slug,
+                        harvester.records(),
+                        skip,
+                        first,
+                        outcome,
+                        dry_run,
+                        None,
+                        progress,
+                        harvester,
+                    )
+            else:
+                path = Path(source)
+                records = open_reader(format, path, options.get("mapping"))
+                media = self._media_source(path, format)
+                self._consume(
+                    actor, import_id, slug, records, start, 1, outcome, dry_run, media, progress
+                )
+        except (SourceError, HarvestError) as error:
             outcome.error = str(error)
         except ServiceError as error:
             outcome.error = error.detail
@@ -263,6 +371,9 @@ class ImportService:
             row.error = outcome.error
             row.status = ImportStatus.FAILED if outcome.error else ImportStatus.FINISHED
             row.finished_at = utcnow()
+            if harvester is not None:
+                row.resumption_token = None if harvester.done else harvester.resume_token
+                row.last_datestamp = harvester.newest_datestamp or row.last_datestamp
             session.commit()
         return outcome
 
@@ -282,36 +393,49 @@ class ImportService:
         import_id: str,
         slug: str,
         records: Iterator[SourceRecord],
-        start: int,
+        skip: int,
+        first: int,
         outcome: ImportOutcome,
         dry_run: bool,
-        media: Any,
+        media: LazyMedia | None,
         progress: Progress | None,
+        harvester: Harvester | None = None,
     ) -> None:
+        """Handle the records after the first ``skip`` ones, numbering them from ``first``."""
         pending: list[RecordImportItem] = []
-        position = 0
+        position = first - 1 + skip
         seen: set[str] = set()
-        for position, source in enumerate(records, start=1):
-            if position <= start:
-                if source.record is not None:
-                    seen.add(source.record.identifier)
-                continue
-            item = self._handle(actor, slug, source, dry_run, media, seen)
-            item.import_id = import_id
-            item.position = position
-            pending.append(item)
-            _count(outcome.counts, item.action.value)
-            if len(pending) >= CHECKPOINT_EVERY:
-                self._checkpoint(import_id, pending, position, outcome)
-                pending = []
-                if progress is not None:
-                    progress(position, source.location)
-        self._checkpoint(import_id, pending, max(position, start), outcome)
+        try:
+            for index, source in enumerate(records, start=1):
+                if index <= skip:
+                    if source.record is not None:
+                        seen.add(source.record.identifier)
+                    continue
+                position = first - 1 + index
+                item = self._handle(actor, slug, source, dry_run, media, seen)
+                item.import_id = import_id
+                item.position = position
+                item.source_id = source.source_id
+                pending.append(item)
+                _count(outcome.counts, item.action.value)
+                if len(pending) >= CHECKPOINT_EVERY:
+                    self._checkpoint(import_id, pending, position, outcome, harvester)
+                    pending = []
+                    if progress is not None:
+                        progress(position, source.location)
+        finally:
+            # what was handled before a source error is reported, and a rerun resumes after it
+            self._checkpoint(import_id, pending, position, outcome, harvester)
         if progress is not None:
             progress(position, "done")
 
     def _checkpoint(
-        self, import_id: str, items: list[RecordImportItem], position: int, outcome: ImportOutcome
+        self,
+        import_id: str,
+        items: list[RecordImportItem],
+        position: int,
+        outcome: ImportOutcome,
+        harvester: Harvester | None = None,
     ) -> None:
         with self.runtime.database.session(write=True) as session:
             row = session.get(RecordImport, import_id)
@@ -319,6 +443,9 @@ class ImportService:
             session.add_all(items)
             row.position = position
             row.counts = dict(outcome.counts)
+            if harvester is not None:
+                row.resumption_token = harvester.resume_token
+                row.last_datestamp = harvester.newest_datestamp or row.last_datestamp
             session.commit()
 
     def _handle(
@@ -327,7 +454,7 @@ class ImportService:
         slug: str,
         source: SourceRecord,
         dry_run: bool,
-        media: Any,
+        media: LazyMedia | None,
         seen: set[str],
     ) -> RecordImportItem:
         problems = list(source.problems)
@@ -343,6 +470,8 @@ class ImportService:
             return item
 
         existing = self._existing(slug, identifier) if identifier else None
+        if source.deleted and existing is None and source.source_id:
+            existing = self._harvested(slug, source.source_id)
         if source.deleted:
             if existing is None or existing[2]:
                 return finish(ItemAction.UNCHANGED, existing[0] if existing else None)
@@ -424,6 +553,30 @@ class ImportService:
             for stream in streams:
                 stream.close()
 
+    def _harvested(self, slug: str, source_id: str) -> tuple[str, str, bool] | None:
+        """The record an earlier harvest made from the source's record ``source_id``."""
+        with self.runtime.database.session() as session:
+            record_uuid = session.scalar(
+                select(RecordImportItem.record_uuid)
+                .join(RecordImport, RecordImport.id == RecordImportItem.import_id)
+                .join(Workspace, Workspace.id == RecordImport.workspace_id)
+                .where(
+                    Workspace.slug == slug,
+                    RecordImportItem.source_id == source_id,
+                    RecordImportItem.record_uuid.is_not(None),
+                )
+                .order_by(RecordImportItem.id.desc())
+                .limit(1)
+            )
+            if record_uuid is None:
+                return None
+            found = session.execute(
+                select(RecordRow.uuid, RecordRow.content_hash, RecordRow.deleted).where(
+                    RecordRow.uuid == record_uuid
+                )
+            ).first()
+            return None if found is None else (found[0], found[1], found[2])
+
     def _existing(self, slug: str, identifier: str) -> tuple[str, str, bool] | None:
         with self.runtime.database.session() as session:
             found = session.execute(
@@ -434,10 +587,10 @@ class ImportService:
             return None if found is None else (found[0], found[1], found[2])
 
     def _attach_media(
-        self, record: Record, names: list[str], media: Any, problems: list[Problem]
+        self, record: Record, names: list[str], media: LazyMedia | None, problems: list[Problem]
     ) -> tuple[Record, dict[str, MediaFile]]:
         """Files the source names, found beside it, become stored representations."""
-        if not names:
+        if not names or media is None:
             return record, {}
         files: dict[str, MediaFile] = {}
         # Importers may already describe the named files as representations (by the name

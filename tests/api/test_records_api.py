@@ -96,7 +96,7 @@ def test_drafts_list_their_problems(contributor: TestClient) -> None:
     fields = {problem["field"] for problem in body["problems"] if problem["severity"] == "error"}
     assert {"title", "rights", "edm_type"} <= fields
     listed = contributor.get("/api/workspaces/alpha/records", params={"status": "draft"}).json()
-    assert [item["identifier"] for item in listed["items"]] == ["x"]
+    assert "x" in [item["identifier"] for item in listed["items"]]
 
 
 def test_bad_records_are_refused_with_the_field(contributor: TestClient) -> None:
@@ -155,11 +155,12 @@ EDM = """<?xml version="1.0" encoding="UTF-8"?>
 
 def test_import_through_the_api_with_a_report(contributor: TestClient) -> None:
     files = {"file": ("one.xml", EDM.format(n=1, rights=CC0).encode(), "application/xml")}
+    before = contributor.get("/api/workspaces/alpha/records").json()["total"]
     dry = contributor.post("/api/workspaces/alpha/imports", files=files, data={"dry_run": "true"})
     assert dry.status_code == 202, dry.text
     report = contributor.get(dry.json()["links"]["self"]).json()
     assert report["status"] == "finished" and report["counts"] == {"create": 1}
-    assert contributor.get("/api/workspaces/alpha/records").json()["total"] == 0
+    assert contributor.get("/api/workspaces/alpha/records").json()["total"] == before
 
     started = contributor.post("/api/workspaces/alpha/imports", files=files)
     report = contributor.get(started.json()["links"]["self"]).json()
