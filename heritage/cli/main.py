@@ -20,7 +20,7 @@ from heritage.cli.common import console, fail, open_runtime, service_errors
 from heritage.cli.fixity import fixity as fixity_command
 from heritage.cli.fixity import replicate as replicate_command
 from heritage.cli.keys import keys_app
-from heritage.cli.records import import_command
+from heritage.cli.records import harvest_command, import_command
 from heritage.cli.store import import_ocfl_command, rebuild_index_command
 from heritage.cli.upload import upload as upload_command
 from heritage.cli.verify import verify as verify_command
@@ -443,6 +443,7 @@ app.add_typer(keys_app, name="keys")
 app.command("rebuild-index")(rebuild_index_command)
 app.command("import-ocfl")(import_ocfl_command)
 app.command("import")(import_command)
+app.command("harvest")(harvest_command)
 
 
 def main() -> None:

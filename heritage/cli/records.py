@@ -119,3 +119,76 @@ def _print_report(service: object, import_id: str, show: int) -> None:
     console.print(table)
     if total > len(items):
         console.print(f"... and {total - len(items)} more records with problems.")
+
+
+def harvest_command(
+    url: Annotated[str, typer.Argument(help="The OAI-PMH endpoint's base URL")],
+    workspace: Annotated[str, typer.Option("--workspace", "-w", help="Workspace slug")],
+    prefix: Annotated[
+        str, typer.Option("--prefix", "-p", help="Metadata format: oai_dc, edm or lido")
+    ] = "oai_dc",
+    set_spec: Annotated[str | None, typer.Option("--set", help="Harvest only this set")] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Everything again, not only what changed since")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be created or updated")
+    ] = False,
+    schedule: Annotated[
+        str | None, typer.Option(help="Harvest again on this schedule (daily) by the workers")
+    ] = None,
+    resume: Annotated[
+        str | None, typer.Option(help="Resume the interrupted harvest with this id")
+    ] = None,
+    show: Annotated[int, typer.Option(help="How many records with problems to list")] = 20,
+) -> None:
+    """Harvest records from an OAI-PMH endpoint. Harvests after the first ask only for what
+    changed since the last one; records deleted at the source are deleted here too."""
+    from heritage.accounts.identity import SYSTEM
+    from heritage.records.imports import ImportService
+
+    runtime = open_runtime()
+    service = ImportService(runtime)
+    with service_errors():
+        if resume:
+            row, _ = service.get(SYSTEM, resume)
+        else:
+            row = service.create_harvest(
+                SYSTEM,
+                workspace,
+                url,
+                prefix=prefix,
+                set_spec=set_spec,
+                dry_run=dry_run,
+                full=full,
+                schedule=schedule,
+            )
+    since = (row.options.get("harvest") or {}).get("from")
+    console.print(
+        f"Harvest {row.id} of {url} ({prefix}"
+        + (f", set {set_spec}" if set_spec else "")
+        + (f", changed since {since}" if since else "")
+        + ")",
+        highlight=False,
+    )
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[where]}"),
+    )
+    with Progress(*columns, console=errors, transient=False) as progress:
+        task = progress.add_task("records", total=None, where="")
+
+        def report(position: int, where: str) -> None:
+            progress.update(task, completed=position, where=where[:60])
+
+        with service_errors():
+            outcome = service.run(SYSTEM, row.id, report)
+    _print_report(service, row.id, show)
+    if outcome.error:
+        raise fail(
+            f"the harvest stopped: {outcome.error}\nWhat was harvested is kept; resume with "
+            f"`heritage harvest {url} --workspace {workspace} --resume {row.id}`."
+        )

@@ -676,6 +676,59 @@ class ImportService:
         }
 
 
+def repeat_scheduled_harvests(runtime: Runtime) -> list[str]:
+    """Start the next incremental harvest of every harvest source on a schedule (the latest
+    harvest of each endpoint, prefix and set decides), as the user who scheduled it."""
+    from heritage.accounts.models import User
+    from heritage.accounts.services import identity_of
+
+    with runtime.database.session() as session:
+        rows = list(
+            session.scalars(
+                select(RecordImport)
+                .where(RecordImport.format == HARVEST_FORMAT, RecordImport.dry_run.is_(False))
+                .order_by(RecordImport.created_at.desc())
+            )
+        )
+        latest: dict[tuple[int, str, str, str | None], RecordImport] = {}
+        for row in rows:
+            harvest = row.options.get("harvest") or {}
+            key = (row.workspace_id, row.source, harvest.get("prefix"), harvest.get("set"))
+            latest.setdefault(key, row)  # type: ignore[arg-type]
+        due = [
+            (row, session.get(User, row.created_by) if row.created_by else None)
+            for row in latest.values()
+            if (row.options.get("harvest") or {}).get("schedule")
+            and row.status is not ImportStatus.RUNNING
+        ]
+        plans = [
+            (
+                identity_of(user, "schedule") if user is not None else SYSTEM,
+                ImportService._slug(session, row.workspace_id),
+                row.source,
+                row.options["harvest"],
+            )
+            for row, user in due
+        ]
+    service = ImportService(runtime)
+    started = []
+    for actor, slug, url, harvest in plans:
+        try:
+            row = service.create_harvest(
+                actor,
+                slug,
+                url,
+                prefix=harvest["prefix"],
+                set_spec=harvest.get("set"),
+                schedule=harvest.get("schedule"),
+            )
+            service.enqueue(actor, row.id)
+            started.append(row.id)
+        except ServiceError as error:  # e.g. the user lost the role: skip, say why
+            log.warning("scheduled harvest not started", url=url, workspace=slug, error=str(error))
+    return started
+
+
 def run_import_job(runtime: Runtime, params: dict[str, Any], progress: Callable[..., None]) -> Any:
     """The body of a ``records.import`` job: the import runs as the user who started it."""
     from heritage.accounts.models import User

@@ -98,3 +98,40 @@ def test_an_endpoint_error_is_reported_and_keeps_what_was_harvested(
         resumed, _ = service.get(SYSTEM, row.id)
     assert resumed.status is ImportStatus.FINISHED, resumed.error
     assert sum(resumed.counts.values()) == len(repository.items)
+
+
+def test_scheduled_harvests_start_again_incrementally(
+    heritage_runtime: Runtime, repository: Repository
+) -> None:
+    from heritage.records.imports import repeat_scheduled_harvests
+
+    build_world(heritage_runtime)
+    service = ImportService(heritage_runtime)
+    with serve(repository) as url:
+        first = run(service, url, schedule="daily")
+        run(service, "http://127.0.0.1:9/other-oai", full=True)  # not on a schedule
+        started = repeat_scheduled_harvests(heritage_runtime)  # the queue runs them at once
+        assert len(started) == 1
+        again, _ = service.get(SYSTEM, started[0])
+    assert again.status is ImportStatus.FINISHED, again.error
+    assert again.options["harvest"]["from"] == first.last_datestamp
+    assert again.options["harvest"]["schedule"] == "daily"
+
+
+def test_harvest_through_the_api(
+    heritage_runtime: Runtime, heritage_client, repository: Repository
+) -> None:
+    world = build_world(heritage_runtime)
+    heritage_client.headers["Authorization"] = f"Bearer {world.people['contributor'].token}"
+    with serve(repository) as url:
+        started = heritage_client.post(
+            "/api/workspaces/alpha/harvests", json={"url": url, "prefix": "edm", "set": "sandbox"}
+        )
+        assert started.status_code == 202, started.text
+        report = heritage_client.get(started.json()["links"]["self"]).json()
+    assert report["status"] == "finished", report
+    assert sum(report["counts"].values()) == len(repository.items)
+    refused = heritage_client.post(
+        "/api/workspaces/alpha/harvests", json={"url": url, "prefix": "marc"}
+    )
+    assert refused.status_code == 422

@@ -7,10 +7,10 @@ import shutil
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from heritage.errors import InvalidInput
@@ -160,6 +160,44 @@ async def start_import(
         shutil.rmtree(service.files_dir(row.id), ignore_errors=True)
         raise
     return import_out(row, workspace_slug)
+
+
+class HarvestRequest(BaseModel):
+    model_config = {"extra": "forbid"}
+    url: str = Field(max_length=2000, description="The OAI-PMH endpoint's base URL")
+    prefix: Literal["oai_dc", "edm", "lido"] = "oai_dc"
+    set: str | None = Field(default=None, max_length=500)
+    dry_run: bool = False
+    full: bool = Field(default=False, description="Everything, not only what changed since")
+    schedule: Literal["daily"] | None = None
+
+
+@router.post(
+    "/api/workspaces/{workspace_slug}/harvests",
+    response_model=ImportOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=NOT_FOUND,
+)
+def start_harvest(
+    workspace_slug: str,
+    body: HarvestRequest,
+    runtime: RuntimeDep,
+    identity: allowed("records.import"),
+) -> ImportOut:
+    """Harvest an OAI-PMH endpoint in the background. Harvests after the first of an
+    endpoint, prefix and set are incremental; deleted records are deleted here too."""
+    service = ImportService(runtime)
+    row = service.create_harvest(
+        identity,
+        workspace_slug,
+        body.url,
+        prefix=body.prefix,
+        set_spec=body.set,
+        dry_run=body.dry_run,
+        full=body.full,
+        schedule=body.schedule,
+    )
+    return import_out(service.enqueue(identity, row.id), workspace_slug)
 
 
 @router.get(
