@@ -5,6 +5,7 @@ from heritage.audit.models import AuditEntry
 from heritage.db.base import Base
 from heritage.institutions.models import Institution, InstitutionMembership
 from heritage.jobs.models import Job
+from heritage.records.batch_models import RecordBatch, RecordBatchItem
 from heritage.records.models import RecordImport, RecordImportItem, RecordRow, SavedMapping
 from heritage.store.models import PreservationEvent, StoredFile, StoredObject, WorkspaceKey
 from heritage.uploads.models import Upload
@@ -21,6 +22,8 @@ __all__ = [
     "Job",
     "LoginAttempt",
     "PreservationEvent",
+    "RecordBatch",
+    "RecordBatchItem",
     "RecordImport",
     "RecordImportItem",
     "RecordRow",

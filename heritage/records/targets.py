@@ -1,4 +1,5 @@
-"""The workspace a record or an import belongs to: what the policy checks routes against."""
+"""The workspace a record, an import or a batch belongs to: what the policy checks routes
+against."""
 
 from __future__ import annotations
 
@@ -23,6 +24,13 @@ def record_workspace(session: Session, params: Mapping[str, Any]) -> Workspace:
         )
         if workspace_id is None:
             raise NotFound(f"No record '{params['record_id']}'")
+    elif "batch_id" in params:
+        from heritage.records.batch_models import RecordBatch
+
+        batch = session.get(RecordBatch, str(params["batch_id"])[:36])
+        if batch is None:
+            raise NotFound(f"No batch '{params['batch_id']}'")
+        workspace_id = batch.workspace_id
     else:
         row = session.get(RecordImport, str(params["import_id"])[:36])
         if row is None:

@@ -15,6 +15,8 @@ the application against that page.
   ``alpha``. Every person has a web session and an API token.
 * A stored object in ``alpha`` (encrypted) and one in ``gamma``, each holding
   the file ``notes/page.txt``.
+* In ``alpha`` and ``gamma``: a record with that file, a finished import and a
+  finished record batch.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ class World:
     # workspace slug -> uuid of its record (with WORLD_FILE as a file), id of an import
     records: dict[str, str] = field(default_factory=dict)
     imports: dict[str, str] = field(default_factory=dict)
+    # workspace slug -> id of a finished record batch (that changed nothing)
+    batches: dict[str, str] = field(default_factory=dict)
 
     def email(self, name: str) -> str:
         return self.people[name].email
@@ -153,4 +157,22 @@ def build_world(runtime: Runtime) -> World:
             session.add(done)
             session.commit()
             world.imports[slug] = done.id
+
+    from heritage.records.batch_models import BatchStatus, RecordBatch
+
+    for slug in ("alpha", "gamma"):
+        workspace = workspaces.get(SYSTEM, slug)
+        with runtime.database.session(write=True) as session:
+            batch = RecordBatch(
+                id=str(uuid.uuid4()),
+                workspace_id=workspace.id,
+                description="a batch that changed nothing",
+                operation={"selection": {}, "operations": []},
+                status=BatchStatus.FINISHED,
+                counts={"selected": 1, "changed": 0, "unchanged": 1, "conflict": 0, "failed": 0},
+                finished_at=utcnow(),
+            )
+            session.add(batch)
+            session.commit()
+            world.batches[slug] = batch.id
     return world

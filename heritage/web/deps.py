@@ -54,7 +54,7 @@ def _target(runtime: Runtime, identity: Identity, request: Request) -> Target:
             if institution is None:
                 raise NotFound(f"No institution '{params['institution_slug']}'")
             return Target(institution_role=institution_role(session, identity, institution.id))
-        if "record_id" in params or "import_id" in params:
+        if "record_id" in params or "import_id" in params or "batch_id" in params:
             from heritage.records.targets import record_workspace
 
             workspace = record_workspace(session, params)

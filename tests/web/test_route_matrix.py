@@ -207,6 +207,7 @@ def fill_path(path: str, world: World, person: str | None, workspace: str) -> st
         "file_path": WORLD_FILE,
         "record_id": world.records.get(workspace, world.records["alpha"]),
         "import_id": world.imports.get(workspace, world.imports["alpha"]),
+        "batch_id": world.batches.get(workspace, world.batches["alpha"]),
         "version": "v1",
         # No such upload: the tus routes check the policy, then the protocol (a
         # missing Tus-Resumable is 412) before they look the upload up.
