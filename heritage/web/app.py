@@ -17,6 +17,7 @@ from heritage.web.context import RequestContextMiddleware
 from heritage.web.errors import install_error_handlers
 from heritage.web.routes import (
     api_accounts,
+    api_batch,
     api_imports,
     api_institutions,
     api_misc,
@@ -66,6 +67,7 @@ ROUTERS = [
     pages_objects.router,
     pages_uploads.router,
     wellknown.router,
+    api_batch.router,
 ]
 
 
