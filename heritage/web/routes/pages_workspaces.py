@@ -62,6 +62,7 @@ ERROR_TITLES = (
 TABS = (
     ("overview", "", "workspace.view"),
     ("objects", "/objects", "objects.view"),
+    ("records", "/records", "records.view"),
     ("members", "/members", "workspace.members.view"),
     ("invitations", "/invitations", "workspace.invitations.manage"),
     ("activity", "/activity", "workspace.audit.view"),

@@ -1,0 +1,654 @@
+"""Pages of collection records: a workspace's list, one record, its versions and
+diffs, the edit and create forms, reverting, deleting and attaching files.
+
+The pages only read forms and render answers; :class:`RecordService` decides
+and checks everything (permissions, conflicts, validation).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.responses import RedirectResponse, Response
+
+from heritage.accounts.identity import Identity
+from heritage.errors import Conflict, InvalidInput, NotFound
+from heritage.records.fields import EDM_TYPES, FIELDS, ValueKind
+from heritage.records.model import Record, Value
+from heritage.records.models import RecordStatus
+from heritage.records.rights import RIGHTS_CHOICES
+from heritage.records.services import MEDIA_FOLDER, RecordService, RecordView
+from heritage.runtime import Runtime
+from heritage.store.services import PreservationService
+from heritage.web.deps import RuntimeDep, allowed
+from heritage.web.downloads import file_response
+from heritage.web.forms import field_errors
+from heritage.web.i18n import N_
+from heritage.web.i18n import gettext as _
+from heritage.web.routes.api_imports import receive_upload
+from heritage.web.routes.pages_workspaces import _workspace_context
+from heritage.web.templating import render
+from heritage.workspaces.services import WorkspaceService
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+OTHER_RIGHTS = "other"
+VERSION_PATTERN = r"^v\d{1,9}$"
+VersionQuery = Annotated[str | None, Query(pattern=VERSION_PATTERN, max_length=10)]
+ACTIONS = ("records.create", "records.update", "records.delete", "records.import")
+# Languages offered while typing a language tag (any BCP 47 tag is accepted).
+LANGUAGES = ("en", "de", "fr", "it", "es", "nl", "pl", "pt", "cs", "da", "sv", "fi", "el", "la")
+
+# The labels of the record's fields (heritage.records.fields.FIELDS) and of the
+# fields outside it, shown through _(label) in the templates.
+FIELD_LABELS = (
+    N_("Title"),
+    N_("Other title"),
+    N_("Description"),
+    N_("Creator"),
+    N_("Contributor"),
+    N_("Publisher"),
+    N_("Date"),
+    N_("Date created"),
+    N_("Date issued"),
+    N_("Period"),
+    N_("Object type"),
+    N_("Subject"),
+    N_("Material"),
+    N_("Technique"),
+    N_("Dimensions"),
+    N_("Place"),
+    N_("Current location"),
+    N_("Identifier"),
+    N_("Language"),
+    N_("Rights note"),
+    N_("Provenance"),
+    N_("Source"),
+    N_("Related to"),
+    N_("Part of"),
+    N_("Data provider"),
+    N_("Provider"),
+)
+assert {spec.label for spec in FIELDS} == set(FIELD_LABELS)
+OTHER_LABELS = {
+    "identifier": N_("Record identifier"),
+    "edm_type": N_("EDM type"),
+    "rights": N_("Rights"),
+    "is_shown_at": N_("Landing page"),
+    "preview": N_("Preview image"),
+    "representations": N_("Representations"),
+    "entities": N_("Linked entities"),
+    "other": N_("Other properties"),
+    "file": N_("File"),
+    "base_version": N_("Version"),
+    "form": N_("Form"),
+}
+# Stored values shown through _(value).
+STATUS_LABELS = (N_("valid"), N_("draft"), N_("error"), N_("warning"))
+ENTITY_LABELS = (N_("agent"), N_("place"), N_("timespan"), N_("concept"))
+assert {status.value for status in RecordStatus} <= set(STATUS_LABELS)
+
+
+def label_of(name: str) -> str:
+    for spec in FIELDS:
+        if spec.name == name:
+            return _(spec.label)
+    return _(OTHER_LABELS.get(name, name))
+
+
+def is_web_link(value: str | None) -> bool:
+    """Only http(s) addresses become links: never javascript: or data: URIs."""
+    return bool(value) and str(value).lower().startswith(("http://", "https://"))
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _base(
+    request: Request, runtime: Runtime, identity: Identity, slug: str, tab: str = "records"
+) -> dict[str, Any]:
+    service = WorkspaceService(runtime)
+    workspace = service.get(identity, slug)
+    context = _workspace_context(request, runtime, identity, workspace, tab)
+    context["can"] = {action: service.can(identity, workspace, action) for action in ACTIONS}
+    notices = {
+        "created": _("The record was created."),
+        "saved": _("The record was saved as a new version."),
+        "unchanged": _("Nothing changed, so no new version was made."),
+        "reverted": _("The record was reverted: a new version holds the earlier metadata."),
+        "deleted": _("The record was deleted. Its earlier versions are kept."),
+        "attached": _("The file was attached as a new version."),
+        "removed": _("The file was removed. Earlier versions still hold it."),
+    }
+    context["notice"] = notices.get(request.query_params.get("notice", ""), context["notice"])
+    context.update(
+        label_of=label_of,
+        is_web_link=is_web_link,
+        fields=FIELDS,
+        edm_types=EDM_TYPES,
+        media_folder=MEDIA_FOLDER,
+    )
+    return context
+
+
+# -- the list ----------------------------------------------------------------------------------
+
+
+@router.get("/workspaces/{workspace_slug}/records")
+def records_page(
+    request: Request,
+    workspace_slug: str,
+    runtime: RuntimeDep,
+    identity: allowed("records.view"),
+    q: Annotated[str, Query(max_length=200)] = "",
+    status: Annotated[str, Query(pattern=r"^(|valid|draft)$")] = "",
+    edm_type: Annotated[str, Query(pattern=r"^(|TEXT|IMAGE|SOUND|VIDEO|3D)$")] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    context = _base(request, runtime, identity, workspace_slug)
+    result = RecordService(runtime).list(
+        identity,
+        workspace_slug,
+        query=q,
+        status=RecordStatus(status) if status else None,
+        edm_type=edm_type or None,
+        offset=(page - 1) * PAGE_SIZE,
+        limit=PAGE_SIZE,
+    )
+    filters = {"q": q, "status": status, "edm_type": edm_type}
+    kept = {key: value for key, value in filters.items() if value}
+    pages = max(1, -(-result.total // PAGE_SIZE))
+    context.update(
+        result=result,
+        filters=filters,
+        page=page,
+        pages=pages,
+        previous_url=f"?{urlencode(kept | {'page': page - 1})}" if page > 1 else None,
+        next_url=f"?{urlencode(kept | {'page': page + 1})}" if page < pages else None,
+        status_options=[("", _("any")), ("valid", _("valid")), ("draft", _("draft"))],
+        type_options=[("", _("any")), *((item, item) for item in EDM_TYPES)],
+    )
+    return render(request, "records/list.html", context)
+
+
+# -- one record --------------------------------------------------------------------------------
+
+
+def _record_context(
+    request: Request, runtime: Runtime, identity: Identity, record_id: str
+) -> tuple[dict[str, Any], RecordView]:
+    view = RecordService(runtime).get(identity, record_id)
+    context = _base(request, runtime, identity, view.workspace_slug)
+    context.update(view=view, row=view.row, record=view.record, record_id=view.uuid)
+    return context, view
+
+
+def _record_page(
+    request: Request,
+    runtime: Runtime,
+    identity: Identity,
+    record_id: str,
+    *,
+    message: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    context, view = _record_context(request, runtime, identity, record_id)
+    problems_by_field: dict[str, int] = {}
+    for problem in view.problems:
+        if problem.field:
+            problems_by_field[problem.field] = problems_by_field.get(problem.field, 0) + 1
+    context.update(
+        message=message or context.get("message"),
+        problems=view.problems,
+        entities={entity.id: entity for entity in view.record.entities},
+        rights_label=dict((uri, label) for label, uri in RIGHTS_CHOICES).get(
+            view.record.rights or ""
+        ),
+        upload_limit=runtime.settings.upload_max_bytes,
+    )
+    return render(request, "records/detail.html", context, status_code=status_code)
+
+
+@router.get("/records/{record_id}")
+def record_page(
+    request: Request, record_id: str, runtime: RuntimeDep, identity: allowed("records.view")
+) -> Response:
+    return _record_page(request, runtime, identity, record_id)
+
+
+@router.get("/records/{record_id}/versions")
+def versions_page(
+    request: Request,
+    record_id: str,
+    runtime: RuntimeDep,
+    identity: allowed("records.view"),
+    old: Annotated[VersionQuery, Query(alias="from")] = None,
+    new: Annotated[VersionQuery, Query(alias="to")] = None,
+) -> Response:
+    service = RecordService(runtime)
+    context, view = _record_context(request, runtime, identity, record_id)
+    versions = service.versions(identity, record_id)
+    names = [version.name for version in versions]
+    changes = None
+    message = None
+    if old or new:
+        old = old or (names[1] if len(names) > 1 else names[0])
+        new = new or view.version
+        if old not in names or new not in names:
+            missing = old if old not in names else new
+            message = _("This record has no version %(name)s.") % {"name": missing}
+        else:
+            changes = service.diff(identity, record_id, old, new)
+    elif len(names) > 1:
+        old, new = names[1], names[0]
+    context.update(versions=versions, changes=changes, old=old, new=new, message=message or None)
+    return render(request, "records/versions.html", context, status_code=404 if message else 200)
+
+
+@router.post("/records/{record_id}/revert")
+def revert_record(
+    request: Request,
+    record_id: str,
+    runtime: RuntimeDep,
+    identity: allowed("records.update"),
+    version: Annotated[str, Form(pattern=VERSION_PATTERN, max_length=10)],
+    base_version: Annotated[str | None, Form(pattern=VERSION_PATTERN, max_length=10)] = None,
+) -> Response:
+    try:
+        RecordService(runtime).revert(identity, record_id, version, base_version=base_version)
+    except (Conflict, InvalidInput) as error:
+        return _record_page(
+            request, runtime, identity, record_id, message=error.detail, status_code=error.status
+        )
+    return _redirect(f"/records/{record_id}?notice=reverted")
+
+
+@router.post("/records/{record_id}/delete")
+def delete_record(
+    request: Request,
+    record_id: str,
+    runtime: RuntimeDep,
+    identity: allowed("records.delete"),
+    message: Annotated[str, Form(max_length=2000)] = "",
+    base_version: Annotated[str | None, Form(pattern=VERSION_PATTERN, max_length=10)] = None,
+) -> Response:
+    try:
+        RecordService(runtime).delete(
+            identity, record_id, message=message, base_version=base_version
+        )
+    except Conflict as error:
+        return _record_page(
+            request, runtime, identity, record_id, message=error.detail, status_code=409
+        )
+    return _redirect(f"/records/{record_id}?notice=deleted")
+
+
+# -- files -------------------------------------------------------------------------------------
+
+
+@router.api_route("/records/{record_id}/files/{file_path:path}", methods=["GET", "HEAD"])
+def download(
+    request: Request,
+    record_id: str,
+    file_path: str,
+    runtime: RuntimeDep,
+    identity: allowed("records.view"),
+    version: VersionQuery = None,
+    inline: Annotated[bool, Query()] = False,
+) -> Response:
+    view = RecordService(runtime).get(identity, record_id)
+    opened = PreservationService(runtime).open_file(
+        identity, view.workspace_slug, view.uuid, MEDIA_FOLDER + file_path, version
+    )
+    return file_response(request, opened, inline=inline)
+
+
+@router.post("/records/{record_id}/files")
+async def attach_file(
+    request: Request,
+    record_id: str,
+    runtime: RuntimeDep,
+    identity: allowed("records.update"),
+    file: Annotated[UploadFile | None, File()] = None,
+    primary: Annotated[bool, Form()] = False,
+    base_version: Annotated[str | None, Form(pattern=VERSION_PATTERN, max_length=10)] = None,
+) -> Response:
+    service = RecordService(runtime)
+
+    async def failed(text: str, status_code: int) -> Response:
+        return await run_in_threadpool(
+            lambda: _record_page(
+                request, runtime, identity, record_id, message=text, status_code=status_code
+            )
+        )
+
+    if file is None or not file.filename:
+        return await failed(_("Choose a file to attach."), 422)
+    view = await run_in_threadpool(service.get, identity, record_id)
+    name = Path(file.filename).name.strip()[:200]
+    spool = runtime.settings.resolved_data_dir / "records" / "incoming"
+    try:
+        received = await receive_upload(file, spool, runtime.settings.upload_max_bytes)
+    except InvalidInput as error:
+        return await failed(error.detail, 422)
+    try:
+        with received.open("rb") as body:
+            prepared = await run_in_threadpool(service.store.prepare, view.workspace_slug, body)
+        try:
+            await run_in_threadpool(
+                lambda: service.attach_file(
+                    identity,
+                    record_id,
+                    name,
+                    prepared,
+                    primary=primary,
+                    base_version=base_version,
+                )
+            )
+        finally:
+            prepared.discard()
+    except (InvalidInput, Conflict) as error:
+        detail = "; ".join(item.reason for item in getattr(error, "errors", [])) or error.detail
+        return await failed(detail, error.status)
+    finally:
+        received.unlink(missing_ok=True)
+    return _redirect(f"/records/{record_id}?notice=attached")
+
+
+@router.post("/records/{record_id}/remove-file")
+def remove_file(
+    request: Request,
+    record_id: str,
+    runtime: RuntimeDep,
+    identity: allowed("records.delete"),
+    path: Annotated[str, Form(max_length=1000)] = "",
+    base_version: Annotated[str | None, Form(pattern=VERSION_PATTERN, max_length=10)] = None,
+) -> Response:
+    try:
+        RecordService(runtime).detach_file(identity, record_id, path, base_version=base_version)
+    except (InvalidInput, Conflict, NotFound) as error:
+        return _record_page(
+            request, runtime, identity, record_id, message=error.detail, status_code=error.status
+        )
+    return _redirect(f"/records/{record_id}?notice=removed")
+
+
+# -- the edit and create forms -----------------------------------------------------------------
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _texts(form: FormData, name: str) -> list[str]:
+    return [value if isinstance(value, str) else "" for value in form.getlist(name)]
+
+
+def form_from_record(record: Record | None, base_version: str | None) -> dict[str, Any]:
+    """The form's values for a record (empty for a new one)."""
+    uris = {uri for _label, uri in RIGHTS_CHOICES}
+    rights = record.rights if record else None
+    rows: dict[str, list[dict[str, str]]] = {}
+    for spec in FIELDS:
+        values = record.values(spec.name) if record else []
+        rows[spec.name] = [
+            {"value": item.value, "lang": item.lang or "", "ref": item.ref or ""} for item in values
+        ]
+    return {
+        "identifier": record.identifier if record else "",
+        "edm_type": (record.edm_type or "") if record else "",
+        "rights_choice": rights if rights in uris else (OTHER_RIGHTS if rights else ""),
+        "rights_other": rights if rights and rights not in uris else "",
+        "is_shown_at": (record.is_shown_at or "") if record else "",
+        "preview": (record.preview or "") if record else "",
+        "message": "",
+        "base_version": base_version or "",
+        "fields": rows,
+    }
+
+
+def form_from_post(form: FormData) -> dict[str, Any]:
+    """The values as typed, kept whatever happens so a failed save loses nothing."""
+    rows: dict[str, list[dict[str, str]]] = {}
+    for spec in FIELDS:
+        values = _texts(form, f"{spec.name}.value")
+        langs = _texts(form, f"{spec.name}.lang")
+        refs = _texts(form, f"{spec.name}.ref")
+        items = []
+        for index in range(max(len(values), len(langs), len(refs))):
+            item = {
+                "value": values[index] if index < len(values) else "",
+                "lang": (langs[index] if index < len(langs) else "").strip(),
+                "ref": (refs[index] if index < len(refs) else "").strip(),
+            }
+            if item["value"].strip() or item["ref"]:
+                items.append(item)
+        rows[spec.name] = items
+    return {
+        "identifier": _text(form, "identifier"),
+        "edm_type": _text(form, "edm_type"),
+        "rights_choice": _text(form, "rights_choice"),
+        "rights_other": _text(form, "rights_other"),
+        "is_shown_at": _text(form, "is_shown_at"),
+        "preview": _text(form, "preview"),
+        "message": _text(form, "message")[:2000],
+        "base_version": _text(form, "base_version"),
+        "fields": rows,
+    }
+
+
+def _reason(error: dict[str, Any]) -> str:
+    return str(error.get("msg", "")).removeprefix("Value error, ")
+
+
+def record_from_form(
+    values: dict[str, Any], current: Record | None
+) -> tuple[Record | None, dict[str, str]]:
+    """The record the form describes, or the errors per field. Representations,
+    entities and other properties are not on the form: they stay as they are."""
+    errors: dict[str, str] = {}
+    data: dict[str, Any] = {}
+    for spec in FIELDS:
+        items = []
+        for row in values["fields"][spec.name]:
+            try:
+                items.append(
+                    Value(value=row["value"], lang=row["lang"] or None, ref=row["ref"] or None)
+                )
+            except ValidationError as error:
+                errors.setdefault(spec.name, "; ".join(_reason(e) for e in error.errors()))
+        data[spec.name] = items
+    if not values["identifier"]:
+        errors["identifier"] = _("Give the record an identifier, unique in this workspace.")
+    choice = values["rights_choice"]
+    if choice == OTHER_RIGHTS:
+        rights = values["rights_other"] or None
+        if rights is None:
+            errors["rights"] = _("Type the rights URI, or choose one from the list.")
+    else:
+        rights = choice or None
+    data.update(
+        identifier=values["identifier"],
+        edm_type=values["edm_type"] or None,
+        rights=rights,
+        is_shown_at=values["is_shown_at"] or None,
+        preview=values["preview"] or None,
+    )
+    if current is not None:
+        data.update(
+            representations=current.representations,
+            entities=current.entities,
+            other=current.other,
+        )
+    try:
+        record = Record.model_validate(data)
+    except ValidationError as error:
+        for item in error.errors():
+            name = str(item["loc"][0]) if item["loc"] else "form"
+            errors.setdefault(name, _reason(item))
+        return None, errors
+    return (None, errors) if errors else (record, errors)
+
+
+def _edit_page(
+    request: Request,
+    runtime: Runtime,
+    identity: Identity,
+    *,
+    slug: str,
+    values: dict[str, Any],
+    view: RecordView | None = None,
+    errors: dict[str, str] | None = None,
+    message: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    context = _base(request, runtime, identity, slug)
+    context.update(
+        view=view,
+        record_id=view.uuid if view else None,
+        form=values,
+        errors=errors or {},
+        message=message,
+        conflict=status_code == 409,
+        rights_choices=RIGHTS_CHOICES,
+        other_rights=OTHER_RIGHTS,
+        languages=LANGUAGES,
+        text_kinds=(ValueKind.TEXT,),
+        action=(f"/records/{view.uuid}/edit" if view else f"/workspaces/{slug}/records/new"),
+    )
+    return render(request, "records/edit.html", context, status_code=status_code)
+
+
+@router.get("/workspaces/{workspace_slug}/records/new")
+def new_record(
+    request: Request, workspace_slug: str, runtime: RuntimeDep, identity: allowed("records.create")
+) -> Response:
+    return _edit_page(
+        request, runtime, identity, slug=workspace_slug, values=form_from_record(None, None)
+    )
+
+
+@router.post("/workspaces/{workspace_slug}/records/new")
+async def create_record(
+    request: Request,
+    workspace_slug: str,
+    runtime: RuntimeDep,
+    identity: allowed("records.create"),
+) -> Response:
+    values = form_from_post(await request.form())
+
+    def save() -> Response:
+        record, errors = record_from_form(values, None)
+        if record is None:
+            return _edit_page(
+                request,
+                runtime,
+                identity,
+                slug=workspace_slug,
+                values=values,
+                errors=errors,
+                status_code=422,
+            )
+        try:
+            view = RecordService(runtime).create(
+                identity, workspace_slug, record, message=values["message"] or "Created"
+            )
+        except (InvalidInput, Conflict) as error:
+            return _edit_page(
+                request,
+                runtime,
+                identity,
+                slug=workspace_slug,
+                values=values,
+                errors=field_errors(error) if isinstance(error, InvalidInput) else None,
+                message=error.detail,
+                status_code=error.status,
+            )
+        return _redirect(f"/records/{view.uuid}?notice=created")
+
+    return await run_in_threadpool(save)
+
+
+@router.get("/records/{record_id}/edit")
+def edit_record(
+    request: Request, record_id: str, runtime: RuntimeDep, identity: allowed("records.update")
+) -> Response:
+    view = RecordService(runtime).get(identity, record_id)
+    return _edit_page(
+        request,
+        runtime,
+        identity,
+        slug=view.workspace_slug,
+        view=view,
+        values=form_from_record(view.record, view.version),
+    )
+
+
+@router.post("/records/{record_id}/edit")
+async def save_record(
+    request: Request, record_id: str, runtime: RuntimeDep, identity: allowed("records.update")
+) -> Response:
+    values = form_from_post(await request.form())
+
+    def save() -> Response:
+        service = RecordService(runtime)
+        view = service.get(identity, record_id)
+        record, errors = record_from_form(values, view.record)
+        if record is None:
+            return _edit_page(
+                request,
+                runtime,
+                identity,
+                slug=view.workspace_slug,
+                view=view,
+                values=values,
+                errors=errors,
+                status_code=422,
+            )
+        base = values["base_version"]
+        if not base:
+            # a page form always carries the version it was made from
+            return _edit_page(
+                request,
+                runtime,
+                identity,
+                slug=view.workspace_slug,
+                view=view,
+                values=values | {"base_version": view.version},
+                message=_(
+                    "The form did not say which version it edits. Check the values and save again."
+                ),
+                status_code=422,
+            )
+        try:
+            saved = service.update(
+                identity,
+                record_id,
+                record,
+                base_version=base,
+                message=values["message"] or "Edited",
+            )
+        except (InvalidInput, Conflict) as error:
+            return _edit_page(
+                request,
+                runtime,
+                identity,
+                slug=view.workspace_slug,
+                view=view,
+                values=values,
+                errors=field_errors(error) if isinstance(error, InvalidInput) else None,
+                message=error.detail,
+                status_code=error.status,
+            )
+        notice = "saved" if saved.version != view.version else "unchanged"
+        return _redirect(f"/records/{record_id}?notice={notice}")
+
+    return await run_in_threadpool(save)
