@@ -131,7 +131,12 @@ class ImportService:
         """
         if not source.exists():
             raise InvalidInput.on("path", f"{source} does not exist")
-        chosen = detect_format(source) if format == "auto" else format
+        try:
+            chosen = detect_format(source) if format == "auto" else format
+        except SourceError as error:
+            # an upload waits under a temporary name: the message names the user's file
+            message = str(error).replace(source.name, source_name or source.name)
+            raise InvalidInput.on("file", message) from None
         with self.runtime.database.session(write=True) as session:
             workspace = self._workspace(session, actor, workspace_slug, "records.import")
             import_id = str(uuid.uuid4())

@@ -78,6 +78,10 @@ def test_no_input_causes_a_server_error(
         "secret": world.invitation_secret,
         "object_uuid": world.objects["alpha"],
         "file_path": WORLD_FILE,
+        "record_id": world.records["alpha"],
+        "import_id": world.imports["alpha"],
+        "batch_id": getattr(world, "batches", {}).get("alpha", "0" * 36),
+        "version": "v1",
         # an upload id that exists nowhere: its routes answer 404, never 5xx
         "upload_id": "0" * 32,
     }

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import structlog
-from fastapi import FastAPI
+from fastapi import FastAPI, params
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -58,6 +58,8 @@ def json_body_routes() -> list[BodyRoute]:
             continue
         if route.body_field is None:
             continue
+        if isinstance(route.body_field.field_info, params.Form):
+            continue  # multipart uploads (imports): not JSON bodies
         model = route.body_field.field_info.annotation
         assert isinstance(model, type) and issubclass(model, BaseModel), context.path
         for method in sorted((context.methods or set()) - {"HEAD"}):
@@ -91,6 +93,10 @@ class Api:
             "secret": self.world.invitation_secret,
             "object_uuid": self.world.objects["alpha"],
             "file_path": WORLD_FILE,
+            "record_id": self.world.records["alpha"],
+            "import_id": self.world.imports["alpha"],
+            "batch_id": getattr(self.world, "batches", {}).get("alpha", "none"),
+            "version": "v1",
         }
         return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values[m.group(1)], path)
 

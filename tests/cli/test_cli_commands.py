@@ -49,6 +49,8 @@ GROUPS = {
     "rebuild-index",
     "import-ocfl",
     "upload",
+    "import",
+    "harvest",
 }
 
 Invoke = Callable[..., Result]
