@@ -38,6 +38,9 @@ from heritage.workspaces.services import WorkspaceService
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
+# Files sent through the page's form (one request, no resuming); larger ones go through
+# the resumable upload page.
+SMALL_FILE_BYTES = 100 * 1024 * 1024
 OTHER_RIGHTS = "other"
 VERSION_PATTERN = r"^v\d{1,9}$"
 VersionQuery = Annotated[str | None, Query(pattern=VERSION_PATTERN, max_length=10)]
@@ -211,7 +214,7 @@ def _record_page(
         rights_label=dict((uri, label) for label, uri in RIGHTS_CHOICES).get(
             view.record.rights or ""
         ),
-        upload_limit=runtime.settings.upload_max_bytes,
+        upload_limit=min(SMALL_FILE_BYTES, runtime.settings.upload_max_bytes),
     )
     return render(request, "records/detail.html", context, status_code=status_code)
 
@@ -335,7 +338,8 @@ async def attach_file(
     name = Path(file.filename).name.strip()[:200]
     spool = runtime.settings.resolved_data_dir / "records" / "incoming"
     try:
-        received = await receive_upload(file, spool, runtime.settings.upload_max_bytes)
+        limit = min(SMALL_FILE_BYTES, runtime.settings.upload_max_bytes)
+        received = await receive_upload(file, spool, limit)
     except InvalidInput as error:
         return await failed(error.detail, 422)
     try:

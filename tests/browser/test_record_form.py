@@ -1,0 +1,69 @@
+"""A record made through the form: two titles in two languages (the second row added
+with the page's script), then shown on the record page. Writes
+docs/screenshots/record.png with HERITAGE_UPDATE_SCREENSHOTS=1."""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+import uuid
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = ROOT / "docs" / "screenshots" / "record.png"
+WIDTH, HEIGHT = 1280, 800
+
+
+def test_create_a_record_with_two_title_languages(admin_page, live_server) -> None:
+    page = admin_page
+    errors: list[str] = []
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+    identifier = f"map-{uuid.uuid4().hex[:6]}"
+    page.goto(f"/workspaces/{live_server.workspace}/records")
+    tabs = page.get_by_role("navigation", name="Workspace")
+    expect(tabs.get_by_role("link", name="Records")).to_have_attribute("aria-current", "page")
+    page.get_by_role("main").get_by_role("link", name="New record").click()
+    expect(page).to_have_url(re.compile(r"/records/new$"))
+
+    page.get_by_label("Record identifier").fill(identifier)
+    page.get_by_label("EDM type").select_option("IMAGE")
+    page.get_by_label("Rights", exact=True).select_option(
+        "http://creativecommons.org/publicdomain/zero/1.0/"
+    )
+    title = page.get_by_role("group", name=re.compile(r"^Title"))
+    title.get_by_label("Text (Title)").first.fill("Karte des Hafens")
+    title.get_by_label("Language (Title)").first.fill("de")
+    # the script adds a second row
+    title.get_by_role("button", name="Add a value (Title)").click()
+    expect(title.get_by_label("Text (Title)")).to_have_count(2)
+    title.get_by_label("Text (Title)").nth(1).fill("Map of the harbour")
+    title.get_by_label("Language (Title)").nth(1).fill("en")
+    creator = page.get_by_role("group", name=re.compile(r"^Creator"))
+    creator.get_by_label("Text (Creator)").first.fill("Gerhard Mercator")
+    creator.get_by_label("Link (URI) (Creator)").first.fill("http://www.wikidata.org/entity/Q47164")
+    page.get_by_label("What changed (kept with the version)").fill("First description")
+    page.get_by_role("button", name="Create record").click()
+
+    expect(page).to_have_url(re.compile(r"/records/[0-9a-f-]{36}\?notice=created$"))
+    expect(page.get_by_role("status")).to_contain_text("The record was created.")
+    main = page.get_by_role("main")
+    expect(main.locator('.value[lang="de"]')).to_have_text("Karte des Hafens")
+    expect(main.locator('.value[lang="en"]')).to_have_text("Map of the harbour")
+    expect(main.get_by_role("link", name="http://www.wikidata.org/entity/Q47164")).to_be_visible()
+    expect(main.get_by_role("heading", name="Problems")).to_be_visible()
+    assert not errors, errors
+
+    page.evaluate("document.fonts.ready")
+    page.mouse.move(0, HEIGHT - 1)
+    image = page.screenshot(full_page=True, animations="disabled", caret="hide")
+    assert image[:8] == b"\x89PNG\r\n\x1a\n"
+    width, _height = struct.unpack(">II", image[16:24])
+    assert width == WIDTH
+    if os.environ.get("HERITAGE_UPDATE_SCREENSHOTS") == "1":
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        SCREENSHOT.write_bytes(image)
