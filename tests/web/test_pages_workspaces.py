@@ -286,6 +286,7 @@ def test_workspace_tabs_follow_the_role(site: Site) -> None:
     assert tabs_of(owner) == [
         "Overview",
         "Files",
+        "Records",
         "Members",
         "Invitations",
         "Activity",
@@ -295,11 +296,11 @@ def test_workspace_tabs_follow_the_role(site: Site) -> None:
     assert '<a href="/workspaces/letters" aria-current="page">Overview</a>' in owner.text
     assert "City Museum" in owner.text
     viewer = site.browser("vera").get("/workspaces/letters/members")
-    assert tabs_of(viewer) == ["Overview", "Files", "Members"]
+    assert tabs_of(viewer) == ["Overview", "Files", "Records", "Members"]
     assert 'aria-current="page">Members</a>' in viewer.text
     anonymous = site.browser().get("/workspaces/open")
-    # a public workspace's files are public too
-    assert tabs_of(anonymous) == ["Overview", "Files"]
+    # a public workspace's files and records are public too
+    assert tabs_of(anonymous) == ["Overview", "Files", "Records"]
 
 
 def test_private_workspace_is_not_found_for_outsiders(site: Site) -> None:
