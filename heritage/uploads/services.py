@@ -205,6 +205,19 @@ class UploadService:
             except ValueError:
                 raise InvalidInput.on("object", "must be an object's UUID") from None
             preservation.get(actor, workspace_slug, object_uuid)  # exists, visible
+        if metadata.get("record"):
+            # The file becomes one of a record's representations once it is complete.
+            from heritage.records.services import RecordService
+
+            if object_uuid is not None:
+                raise InvalidInput.on("record", "give either an object or a record, not both")
+            try:
+                metadata["record"] = str(uuid.UUID(metadata["record"]))
+            except ValueError:
+                raise InvalidInput.on("record", "must be a record's UUID") from None
+            target = RecordService(self.runtime).get(actor, metadata["record"])
+            if target.workspace_slug != workspace_slug:
+                raise InvalidInput.on("record", "the record is in another workspace")
         key = preservation.encryption_key(workspace_slug)
         upload_id = secrets.token_urlsafe(24)
         part = PartFile.create(self.part_path(upload_id), length, key)
@@ -366,8 +379,19 @@ class UploadService:
         )
         preservation = PreservationService(self.runtime)
         message = upload.meta.get("message", "")
+        record_uuid = upload.meta.get("record")
         try:
-            if upload.object_uuid is None:
+            if record_uuid:
+                from heritage.records.services import RecordService
+
+                attached = RecordService(self.runtime).attach_file(
+                    actor,
+                    record_uuid,
+                    PurePosixPath(upload.logical_path).name,
+                    prepared,
+                )
+                view = preservation.get(actor, workspace_slug, attached.uuid)
+            elif upload.object_uuid is None:
                 view = preservation.create_object(
                     actor,
                     workspace_slug,

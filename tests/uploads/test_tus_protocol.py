@@ -122,6 +122,28 @@ def test_upload_adds_a_version_to_an_existing_object(
     assert read_back(heritage_runtime, world, "alpha", target, "notes/page2.txt") == data
 
 
+def test_upload_to_a_record_becomes_one_of_its_representations(
+    tus_as, heritage_runtime: Runtime, world: World
+) -> None:
+    from heritage.accounts.identity import SYSTEM
+    from heritage.records.services import RecordService
+
+    tus = tus_as("contributor")
+    record = world.records["alpha"]
+    data = b"\xff\xd8" + b"scan" * 50_000
+    _, last = upload_all(tus, data, len(data), filename="front.jpg", record=record)
+    assert last.json()["object"] == record
+    view = RecordService(heritage_runtime).get(SYSTEM, record)
+    assert "media/front.jpg" in [item.file for item in view.record.representations]
+    stored = RecordService(heritage_runtime).store.read_bytes(view.row.object_id, "media/front.jpg")
+    assert stored == data
+    # a record of another workspace, or an object and a record at once, are refused
+    other = tus.create(4, filename="x.jpg", record=world.records["gamma"])
+    assert other.status_code in (404, 422)
+    both = tus.create(4, filename="x.jpg", record=record, object=world.objects["alpha"])
+    assert both.status_code == 422
+
+
 def test_creation_with_upload_and_empty_files(
     tus_as, heritage_runtime: Runtime, world: World
 ) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from heritage.errors import NotFound
+from heritage.records.services import RecordService
 from heritage.web.deps import RuntimeDep, allowed
 from heritage.web.routes.pages_workspaces import _workspace_context
 from heritage.web.templating import render
@@ -19,4 +21,12 @@ def upload_page(
     workspace = WorkspaceService(runtime).get(identity, workspace_slug)
     context = _workspace_context(request, runtime, identity, workspace, "objects")
     context["workspace_slug"] = workspace.slug
+    record = request.query_params.get("record")
+    if record:
+        # files for a record: they become its representations (see UploadService)
+        view = RecordService(runtime).get(identity, record)
+        if view.workspace_slug != workspace.slug:
+            raise NotFound("No such record in this workspace")
+        context["record_uuid"] = view.uuid
+        context["record_title"] = view.row.title
     return render(request, "uploads/page.html", context)

@@ -53,6 +53,7 @@
 
       var metadata = { filename: file.name };
       if (data.object) metadata.object = data.object;
+      if (data.record) metadata.record = data.record;
       if (versionMessage) metadata.message = versionMessage;
 
       var running = true;
@@ -66,7 +67,7 @@
         // The same file to the same place continues; anything else is a new upload.
         fingerprint: function (f) {
           return Promise.resolve(
-            ["heritage-tus", data.endpoint, data.object, f.name, f.size, f.lastModified].join("|")
+            ["heritage-tus", data.endpoint, data.object, data.record, f.name, f.size, f.lastModified].join("|")
           );
         },
         onProgress: function (sent, total) {
@@ -83,7 +84,9 @@
           var objectId = response && response.getHeader("Heritage-Object");
           if (objectId) {
             var link = element("a", "", data.labelOpen);
-            link.href = data.endpoint.replace(/^\/api\//, "/").replace(/\/uploads$/, "/objects/") + objectId;
+            link.href = data.record
+              ? "/records/" + data.record
+              : data.endpoint.replace(/^\/api\//, "/").replace(/\/uploads$/, "/objects/") + objectId;
             status.append(link);
           }
           item.classList.add("done");
