@@ -50,6 +50,8 @@ def fill(path: str, world: World) -> str:
         "institution_slug": "inst-a",
         "user_id": str(world.people["viewer"].user_id),
         "object_uuid": world.objects["alpha"],
+        "record_id": world.records["alpha"],
+        "import_id": world.imports["alpha"],
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
