@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from heritage.cli.common import console, errors, fail, open_runtime, service_errors
+
+if TYPE_CHECKING:
+    from heritage.records.imports import ImportOutcome, ImportService
 
 FORMAT_HELP = "auto, csv, xlsx, lido, edm, dc or iiif (auto: from the file name and content)"
 
@@ -60,6 +63,19 @@ def import_command(
         f"{'Dry run of import' if row.dry_run else 'Import'} {row.id} ({row.format})",
         highlight=False,
     )
+    outcome = _run_with_progress(service, row.id, show)
+    if outcome.error:
+        raise fail(
+            f"the source could not be read to its end: {outcome.error}\n"
+            f"The records before that point were handled; fix the file and resume with "
+            f"`heritage import {path} --workspace {workspace} --resume {row.id}`."
+        )
+
+
+def _run_with_progress(service: ImportService, import_id: str, show: int) -> ImportOutcome:
+    """Run the import or harvest with a progress bar on stderr, then print its report."""
+    from heritage.accounts.identity import SYSTEM
+
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -74,21 +90,14 @@ def import_command(
             progress.update(task, completed=position, where=where[:60])
 
         with service_errors():
-            outcome = service.run(SYSTEM, row.id, report)
-    _print_report(service, row.id, show)
-    if outcome.error:
-        raise fail(
-            f"the source could not be read to its end: {outcome.error}\n"
-            f"The records before that point were handled; fix the file and resume with "
-            f"`heritage import {path} --workspace {workspace} --resume {row.id}`."
-        )
+            outcome = service.run(SYSTEM, import_id, report)
+    _print_report(service, import_id, show)
+    return outcome
 
 
-def _print_report(service: object, import_id: str, show: int) -> None:
+def _print_report(service: ImportService, import_id: str, show: int) -> None:
     from heritage.accounts.identity import SYSTEM
-    from heritage.records.imports import ImportService
 
-    assert isinstance(service, ImportService)
     row, _ = service.get(SYSTEM, import_id)
     counts = row.counts
     verb = "would be " if row.dry_run else ""
@@ -171,22 +180,7 @@ def harvest_command(
         + ")",
         highlight=False,
     )
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[where]}"),
-    )
-    with Progress(*columns, console=errors, transient=False) as progress:
-        task = progress.add_task("records", total=None, where="")
-
-        def report(position: int, where: str) -> None:
-            progress.update(task, completed=position, where=where[:60])
-
-        with service_errors():
-            outcome = service.run(SYSTEM, row.id, report)
-    _print_report(service, row.id, show)
+    outcome = _run_with_progress(service, row.id, show)
     if outcome.error:
         raise fail(
             f"the harvest stopped: {outcome.error}\nWhat was harvested is kept; resume with "

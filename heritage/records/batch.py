@@ -54,7 +54,7 @@ from heritage.records.models import RecordRow, RecordStatus
 from heritage.records.services import RecordService
 from heritage.runtime import Runtime
 from heritage.workspaces.models import Workspace
-from heritage.workspaces.services import workspace_target
+from heritage.workspaces.services import workspace_for, workspace_target
 
 BATCH_JOB = "records.batch"
 INLINE_LIMIT = 1000  # larger selections run as a job
@@ -419,11 +419,7 @@ class BatchService:
         self.records = RecordService(runtime)
 
     def _workspace(self, session: Session, actor: Identity, slug: str, action: str) -> Workspace:
-        workspace = session.scalar(select(Workspace).where(Workspace.slug == slug))
-        if workspace is None:
-            raise NotFound(f"No workspace '{slug}'")
-        require(actor, action, workspace_target(session, actor, workspace))
-        return workspace
+        return workspace_for(session, actor, slug, action)
 
     def _batch(
         self, session: Session, actor: Identity, batch_id: str, action: str

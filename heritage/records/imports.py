@@ -24,6 +24,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from heritage.accounts.identity import SYSTEM, Identity
 from heritage.db.base import utcnow
@@ -47,7 +48,7 @@ from heritage.runtime import Runtime
 from heritage.store.ingest import media_type_for
 from heritage.store.models import StoredFile, StoredObject
 from heritage.workspaces.models import Workspace
-from heritage.workspaces.services import workspace_target
+from heritage.workspaces.services import workspace_for, workspace_target
 
 log = structlog.get_logger(__name__)
 
@@ -101,12 +102,8 @@ class ImportService:
 
     # -- starting ------------------------------------------------------------------------------
 
-    def _workspace(self, session: Any, actor: Identity, slug: str, action: str) -> Workspace:
-        workspace = session.scalar(select(Workspace).where(Workspace.slug == slug))
-        if workspace is None:
-            raise NotFound(f"No workspace '{slug}'")
-        require(actor, action, workspace_target(session, actor, workspace))
-        return workspace
+    def _workspace(self, session: Session, actor: Identity, slug: str, action: str) -> Workspace:
+        return workspace_for(session, actor, slug, action)
 
     def files_dir(self, import_id: str) -> Path:
         return self.runtime.settings.resolved_data_dir / "imports" / import_id

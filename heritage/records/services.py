@@ -46,7 +46,7 @@ from heritage.store.services import (
     parse_object_uuid,
 )
 from heritage.workspaces.models import Workspace
-from heritage.workspaces.services import workspace_target
+from heritage.workspaces.services import workspace_for, workspace_target
 
 RECORD_KIND = "record"
 MEDIA_FOLDER = "media/"
@@ -182,11 +182,7 @@ class RecordService:
     # -- loading and permissions ---------------------------------------------------------------
 
     def _workspace(self, session: Session, actor: Identity, slug: str, action: str) -> Workspace:
-        workspace = session.scalar(select(Workspace).where(Workspace.slug == slug))
-        if workspace is None:
-            raise NotFound(f"No workspace '{slug}'")
-        require(actor, action, workspace_target(session, actor, workspace))
-        return workspace
+        return workspace_for(session, actor, slug, action)
 
     def _row(
         self, session: Session, actor: Identity, record_uuid: str, action: str

@@ -35,7 +35,6 @@ from heritage.db.base import utcnow
 from heritage.db.uow import UnitOfWork
 from heritage.errors import ContentUnavailable, InvalidInput, NotFound, PermissionDenied
 from heritage.jobs.services import JobService
-from heritage.policy import require
 from heritage.runtime import Runtime
 from heritage.store.crypto import CryptoError
 from heritage.store.description import (
@@ -69,7 +68,7 @@ from heritage.store.ocfl import (
 )
 from heritage.store.reading import OpenedFile, open_stored_file
 from heritage.workspaces.models import Workspace
-from heritage.workspaces.services import workspace_target
+from heritage.workspaces.services import workspace_for
 
 log = structlog.get_logger(__name__)
 FileSource = bytes | BinaryIO | PreparedFile
@@ -143,11 +142,7 @@ class PreservationService:
     # -- loading and permissions ---------------------------------------------------------------
 
     def _workspace(self, session: Session, actor: Identity, slug: str, action: str) -> Workspace:
-        workspace = session.scalar(select(Workspace).where(Workspace.slug == slug))
-        if workspace is None:
-            raise NotFound(f"No workspace '{slug}'")
-        require(actor, action, workspace_target(session, actor, workspace))
-        return workspace
+        return workspace_for(session, actor, slug, action)
 
     def _object(self, session: Session, workspace: Workspace, object_uuid: str) -> StoredObject:
         row = session.scalar(

@@ -63,6 +63,15 @@ def workspace_target(session: Session, identity: Identity, workspace: Workspace)
     )
 
 
+def workspace_for(session: Session, identity: Identity, slug: str, action: str) -> Workspace:
+    """The workspace named ``slug``, once the policy allows ``action`` on it."""
+    workspace = session.scalar(select(Workspace).where(Workspace.slug == slug))
+    if workspace is None:
+        raise NotFound(f"No workspace '{slug}'")
+    require(identity, action, workspace_target(session, identity, workspace))
+    return workspace
+
+
 @dataclass(frozen=True)
 class Member:
     membership_id: int
