@@ -33,7 +33,7 @@ from heritage.records.models import RecordRow, RecordStatus
 from heritage.records.problems import Problem, Severity
 from heritage.runtime import Runtime
 from heritage.store.description import ObjectDescription
-from heritage.store.index import KIND_INDEXERS, KeyLookup, KindIndexer
+from heritage.store.index import KIND_INDEXERS, KeyLookup, KindIndexer, read_description
 from heritage.store.ingest import check_logical_path, media_type_for
 from heritage.store.models import StoredObject
 from heritage.store.reading import open_stored_file
@@ -145,20 +145,25 @@ def _rebuild_record_row(
 ) -> None:
     """The record's index row, from its ``record.jsonld`` at the head (``rebuild-index``)."""
     entry = description.files.get(jsonld.RECORD_PATH)
+    version = stored.head_version
+    inventory = storage.inventory(stored.object_id)
     if entry is None:
-        raise NotFound(f"{stored.object_id} has no {jsonld.RECORD_PATH}")
-    digest = storage.state(stored.object_id).get(jsonld.RECORD_PATH, "")
+        # A deleted record's head has no files: its last metadata is in the newest
+        # version that still has it.
+        for name in reversed(inventory.version_names()):
+            if jsonld.RECORD_PATH in inventory.versions[name].logical_state():
+                entry = read_description(storage, stored.object_id, name).files.get(
+                    jsonld.RECORD_PATH
+                )
+                version = name
+                break
+    if entry is None:
+        raise NotFound(f"{stored.object_id} has no {jsonld.RECORD_PATH} in any version")
+    digest = storage.state(stored.object_id, version).get(jsonld.RECORD_PATH, "")
     with open_stored_file(
-        storage,
-        stored.object_id,
-        jsonld.RECORD_PATH,
-        stored.head_version,
-        entry,
-        digest,
-        key_lookup,
+        storage, stored.object_id, jsonld.RECORD_PATH, version, entry, digest, key_lookup
     ) as opened:
         record = jsonld.loads(opened.read_all())
-    inventory = storage.inventory(stored.object_id)
     head = inventory.versions[inventory.head]
     actor = Identity(user_id=None, label=head.user.name if head.user else "unknown")
     index_record(session, workspace, stored, record, check_problems(record), actor)

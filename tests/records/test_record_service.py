@@ -204,7 +204,17 @@ def test_rebuild_index_restores_records_from_the_store_alone(
         base_version="v1",
     )
     public = service.create(owner, "gamma", Record(identifier="draft-1"))
-    columns = ("uuid", "identifier", "title", "status", "data", "content_hash", "head_version")
+    service.delete(owner, public.uuid, base_version="v1")  # its head has no files at all
+    columns = (
+        "uuid",
+        "identifier",
+        "title",
+        "status",
+        "data",
+        "content_hash",
+        "head_version",
+        "deleted",
+    )
 
     def rows() -> dict[str, tuple]:
         with heritage_runtime.database.session() as session:

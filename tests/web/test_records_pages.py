@@ -290,7 +290,10 @@ def test_attach_remove_and_delete(
     record_id = world.records["alpha"]
     editor = signed_in(heritage_app, "editor")
     page = editor.get(f"/records/{record_id}")
-    assert "Attach a file" in page.text and 'href="/workspaces/alpha/upload"' in page.text
+    assert (
+        "Attach a file" in page.text
+        and f'href="/workspaces/alpha/upload?record={record_id}"' in page.text
+    )
     attached = editor.client.post(
         f"/records/{record_id}/files",
         data={"csrf_token": editor.csrf},
