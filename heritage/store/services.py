@@ -298,6 +298,10 @@ class PreservationService:
             row = self._object(session, workspace, object_uuid)
         if path == DESCRIPTION_PATH:
             raise NotFound(f"No file '{path}'")
+        return self._open_checked(row, path, version)
+
+    def _open_checked(self, row: StoredObject, path: str, version: str | None) -> OpenedFile:
+        """The file, integrity failures and missing versions or paths named for the caller."""
         try:
             with integrity_guard(row.object_id):
                 return self._open(row, path, version)
@@ -448,13 +452,8 @@ class PreservationService:
             row = session.scalar(select(StoredObject).where(StoredObject.object_id == object_id))
         if row is None:
             raise NotFound(f"No object '{object_id}'")
-        try:
-            with integrity_guard(object_id), self._open(row, path, version) as opened:
-                return opened.read_all()
-        except VersionNotFound:
-            raise NotFound(f"No version '{version}'") from None
-        except PathNotFound:
-            raise NotFound(f"No file '{path}' in {version or 'the current version'}") from None
+        with self._open_checked(row, path, version) as opened, integrity_guard(object_id):
+            return opened.read_all()
 
     def import_ocfl(
         self, actor: Identity, workspace_slug: str, source: Path, *, title: str = ""
