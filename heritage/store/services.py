@@ -345,7 +345,7 @@ class PreservationService:
             self._workspace(session, actor, workspace_slug, "objects.create")
         object_uuid = str(uuid.uuid4())
         object_id = object_id_for(object_uuid)
-        return self._change(
+        return self.change(
             actor,
             workspace_slug,
             object_id,
@@ -368,7 +368,7 @@ class PreservationService:
             raise InvalidInput.on("files", "no files given")
         object_id = self._object_id(object_uuid)
         names = ", ".join(sorted(files))
-        return self._change(
+        return self.change(
             actor,
             workspace_slug,
             object_id,
@@ -390,7 +390,7 @@ class PreservationService:
             raise InvalidInput.on("paths", "no files given")
         checked = frozenset(check_logical_path(p) for p in paths)
         object_id = self._object_id(object_uuid)
-        return self._change(
+        return self.change(
             actor,
             workspace_slug,
             object_id,
@@ -405,7 +405,7 @@ class PreservationService:
     ) -> ObjectView:
         """A new version without any file, marked deleted; every earlier version stays."""
         object_id = self._object_id(object_uuid)
-        return self._change(
+        return self.change(
             actor,
             workspace_slug,
             object_id,
@@ -414,36 +414,6 @@ class PreservationService:
             message or "Deleted",
             action="objects.delete",
             delete=True,
-        )
-
-    def change(
-        self,
-        actor: Identity,
-        workspace_slug: str,
-        object_id: str,
-        *,
-        files: Mapping[str, FileSource],
-        remove: frozenset[str] | None,
-        message: str,
-        action: str,
-        new: dict[str, str] | None = None,
-        delete: bool = False,
-        hooks: CommitHooks | None = None,
-    ) -> ObjectView:
-        """One version of an object kept by a sibling capability (records): the same
-        protocol as every change here, with that capability's permission ``action``
-        and its additions to the transaction in ``hooks``."""
-        return self._change(
-            actor,
-            workspace_slug,
-            object_id,
-            files,
-            remove,
-            message,
-            action=action,
-            new=new,
-            delete=delete,
-            hooks=hooks,
         )
 
     def read_bytes(self, object_id: str, path: str, version: str | None = None) -> bytes:
@@ -569,7 +539,7 @@ class PreservationService:
             )
             uow.commit()
 
-    def _change(
+    def change(
         self,
         actor: Identity,
         workspace_slug: str,
@@ -583,6 +553,10 @@ class PreservationService:
         delete: bool = False,
         hooks: CommitHooks | None = None,
     ) -> ObjectView:
+        """One new version of an object: ``files`` added or replaced, ``remove`` taken out
+        (all files when ``delete``), under the permission ``action``. Sibling capabilities
+        that keep their own objects in the store (records) add to the transaction with
+        ``hooks``."""
         checked = {
             check_logical_path(path, f"files[{path}]"): source for path, source in files.items()
         }
