@@ -11,6 +11,7 @@ from lxml import etree
 from pydantic import ValidationError
 
 from heritage.errors import InvalidInput
+from heritage.records.importers import xmlsafe
 from heritage.records.importers.base import READERS, SourceError, SourceRecord
 
 FORMATS = ("csv", "xlsx", "lido", "edm", "dc", "iiif")
@@ -44,10 +45,7 @@ def _sniff_xml(path: Path) -> str:
     named by the metadata it carries)."""
     with path.open("rb") as stream:
         head = stream.read(_SNIFF_BYTES)
-    if b"<!ENTITY" in head.upper():
-        raise SourceError(
-            "the document declares XML entities; they are refused for safety", source=path.name
-        )
+    xmlsafe.check_prologue(head, path.name)
     parser = etree.XMLPullParser(
         events=("start",), resolve_entities=False, no_network=True, load_dtd=False
     )

@@ -127,3 +127,18 @@ def test_one_command_imports_a_sheet_with_its_images(
     bowl = records.find(SYSTEM, "alpha", "inv-2")
     assert bowl is not None
     assert bowl.record.representations[0].media_type == "model/gltf-binary"
+
+
+def test_entity_declarations_are_refused_before_anything_is_read(
+    heritage_runtime: Runtime, tmp_path: Path
+) -> None:
+    from heritage.errors import InvalidInput
+
+    build_world(heritage_runtime)
+    bomb = tmp_path / "records.xml"
+    bomb.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;">]>\n'
+        '<lido:lidoWrap xmlns:lido="http://www.lido-schema.org">&b;</lido:lidoWrap>\n'
+    )
+    with pytest.raises(InvalidInput, match=r"records\.xml, line 2: the document declares XML"):
+        ImportService(heritage_runtime).create(SYSTEM, "alpha", bomb)
