@@ -7,7 +7,6 @@ scripts and small files.
 
 from __future__ import annotations
 
-import tempfile
 from datetime import datetime
 from typing import Annotated
 
@@ -15,9 +14,9 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from heritage.errors import InvalidInput
 from heritage.store.models import PreservationEvent, StoredFile, StoredObject
 from heritage.store.services import ObjectView, PreservationService, VersionView
+from heritage.web.bodies import spooled_body
 from heritage.web.deps import RuntimeDep, allowed
 from heritage.web.downloads import file_response
 from heritage.web.schemas import Output, StrictInput
@@ -25,7 +24,6 @@ from heritage.web.schemas import Output, StrictInput
 router = APIRouter(prefix="/api/workspaces/{workspace_slug}/objects", tags=["stored objects"])
 NOT_FOUND = {404: {"description": "Not found"}}
 VersionName = Annotated[str | None, Query(pattern=r"^v\d{1,9}$", max_length=10)]
-SPOOL_IN_MEMORY = 8 * 1024 * 1024
 
 
 class ObjectCreate(StrictInput):
@@ -238,17 +236,7 @@ async def put_file(
 ) -> ObjectOut:
     """Add or replace one file with the request body (a new version)."""
     service = PreservationService(runtime)
-    limit = runtime.settings.upload_max_bytes
-    with tempfile.SpooledTemporaryFile(
-        SPOOL_IN_MEMORY, dir=runtime.settings.ensure_data_dir()
-    ) as body:
-        received = 0
-        async for piece in request.stream():
-            received += len(piece)
-            if received > limit:
-                raise InvalidInput.on("body", f"larger than the {limit} bytes allowed")
-            await run_in_threadpool(body.write, piece)
-        body.seek(0)
+    async with spooled_body(request, runtime) as body:
         prepared = await run_in_threadpool(
             service.prepare, workspace_slug, body, expected_sha256=sha256
         )

@@ -7,7 +7,6 @@ with who saved it and when, never a lost update.
 
 from __future__ import annotations
 
-import tempfile
 from datetime import datetime
 from typing import Annotated
 
@@ -22,6 +21,7 @@ from heritage.records.model import Record, Representation
 from heritage.records.models import RecordStatus
 from heritage.records.services import MEDIA_FOLDER, RecordService, RecordView
 from heritage.store.services import PreservationService
+from heritage.web.bodies import spooled_body
 from heritage.web.deps import RuntimeDep, allowed
 from heritage.web.downloads import file_response
 from heritage.web.schemas import Output
@@ -30,7 +30,6 @@ router = APIRouter(tags=["records"])
 NOT_FOUND = {404: {"description": "Not found"}}
 CONFLICT = {409: {"description": "The record changed since the given version"}}
 VersionName = Annotated[str, Query(pattern=r"^v\d{1,9}$", max_length=10)]
-SPOOL_IN_MEMORY = 8 * 1024 * 1024
 
 
 class ProblemOut(BaseModel):
@@ -407,17 +406,7 @@ async def put_file(
     version). Large files: upload them with tus, then attach."""
     service = RecordService(runtime)
     view = await run_in_threadpool(service.get, identity, record_id)
-    limit = runtime.settings.upload_max_bytes
-    with tempfile.SpooledTemporaryFile(
-        SPOOL_IN_MEMORY, dir=runtime.settings.ensure_data_dir()
-    ) as body:
-        received = 0
-        async for piece in request.stream():
-            received += len(piece)
-            if received > limit:
-                raise InvalidInput.on("body", f"larger than the {limit} bytes allowed")
-            await run_in_threadpool(body.write, piece)
-        body.seek(0)
+    async with spooled_body(request, runtime) as body:
         prepared = await run_in_threadpool(
             service.store.prepare, view.workspace_slug, body, expected_sha256=sha256
         )
