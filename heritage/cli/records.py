@@ -86,8 +86,8 @@ def _run_with_progress(service: ImportService, import_id: str, show: int) -> Imp
     with Progress(*columns, console=errors, transient=False) as progress:
         task = progress.add_task("records", total=None, where="")
 
-        def report(position: int, where: str) -> None:
-            progress.update(task, completed=position, where=where[:60])
+        def report(position: int, total: int | None, where: str) -> None:
+            progress.update(task, completed=position, total=total, where=where[:60])
 
         with service_errors():
             outcome = service.run(SYSTEM, import_id, report)

@@ -60,7 +60,8 @@ SCHEDULES = ("daily",)
 # How many source records are handled between two saves of the report and position.
 CHECKPOINT_EVERY = 50
 
-Progress = Callable[[int, str], None]
+# (records handled so far, how many the source has when it says so, where in the source)
+Progress = Callable[[int, int | None, str], None]
 
 
 @dataclass
@@ -71,6 +72,12 @@ class ImportOutcome:
 
 def _count(counts: dict[str, int], key: str) -> None:
     counts[key] = counts.get(key, 0) + 1
+
+
+def _announced(harvester: Harvester | None) -> int | None:
+    """How many records the source says it has: an OAI-PMH list's completeListSize.
+    Files do not say, and are not read twice to count them."""
+    return harvester.complete_list_size if harvester is not None else None
 
 
 class LazyMedia:
@@ -358,7 +365,7 @@ class ImportService:
             else:
                 path = Path(source)
                 records = open_reader(format, path, options.get("mapping"))
-                media = self._media_source(path, format)
+                media = LazyMedia(path.parent)
                 self._consume(
                     actor, import_id, slug, records, start, 1, outcome, dry_run, media, progress
                 )
@@ -384,10 +391,6 @@ class ImportService:
         workspace = session.get(Workspace, workspace_id)
         assert workspace is not None
         return workspace.slug
-
-    @staticmethod
-    def _media_source(path: Path, format: str) -> LazyMedia:
-        return LazyMedia(path.parent)
 
     def _consume(
         self,
@@ -424,12 +427,12 @@ class ImportService:
                     self._checkpoint(import_id, pending, position, outcome, harvester)
                     pending = []
                     if progress is not None:
-                        progress(position, source.location)
+                        progress(position, _announced(harvester), source.location)
         finally:
             # what was handled before a source error is reported, and a rerun resumes after it
             self._checkpoint(import_id, pending, position, outcome, harvester)
         if progress is not None:
-            progress(position, "done")
+            progress(position, _announced(harvester), "done")
 
     def _checkpoint(
         self,
@@ -745,10 +748,8 @@ def run_import_job(runtime: Runtime, params: dict[str, Any], progress: Callable[
                 raise NotFound("the user who started this import no longer exists")
             actor = identity_of(user, "job")
     service = ImportService(runtime)
-    row, _ = service.get(actor, params["import_id"])
-    total = row.options.get("total")
 
-    def report(position: int, where: str) -> None:
+    def report(position: int, total: int | None, where: str) -> None:
         fraction = position / total if total else 0.0
         progress(min(fraction, 0.99), f"{position} records read ({where})")
 

@@ -135,3 +135,15 @@ def test_harvest_through_the_api(
         "/api/workspaces/alpha/harvests", json={"url": url, "prefix": "marc"}
     )
     assert refused.status_code == 422
+
+
+def test_a_harvest_reports_progress_against_the_announced_list_size(
+    heritage_runtime: Runtime, repository: Repository
+) -> None:
+    build_world(heritage_runtime)
+    service = ImportService(heritage_runtime)
+    seen: list[tuple[int, int | None]] = []
+    with serve(repository) as url:
+        row = service.create_harvest(SYSTEM, "alpha", url, prefix="edm")
+        service.run(SYSTEM, row.id, lambda done, total, where: seen.append((done, total)))
+    assert seen[-1] == (len(repository.items), len(repository.items))
