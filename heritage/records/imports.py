@@ -501,7 +501,8 @@ class ImportService:
             return finish(ItemAction.FAILED)
         seen.add(record.identifier)
         record, found = self._attach_media(record, source.media, media, problems)
-        problems.extend(check_problems(record))
+        validation = check_problems(record)
+        problems.extend(validation)
         streams: list[Any] = []
 
         def opened(files: dict[str, MediaFile]) -> dict[str, Any]:
@@ -517,7 +518,12 @@ class ImportService:
                 if dry_run:
                     return finish(ItemAction.CREATE)
                 view = self.records.create(
-                    actor, slug, record, files=opened(found), message="Imported"
+                    actor,
+                    slug,
+                    record,
+                    files=opened(found),
+                    message="Imported",
+                    problems=validation,
                 )
                 return finish(ItemAction.CREATE, view.uuid)
             record_uuid, content_hash, deleted = existing
@@ -543,6 +549,7 @@ class ImportService:
                     base_version=None,
                     message="Imported again: changed at the source",
                     files=opened(changed_files),
+                    problems=validation,
                 )
             return finish(ItemAction.UPDATE, record_uuid)
         except ServiceError as error:

@@ -379,10 +379,12 @@ class RecordService:
         *,
         files: Mapping[str, FileSource] | None = None,
         message: str = "Created",
+        problems: list[Problem] | None = None,
     ) -> RecordView:
         """A new record; ``files`` are stored under ``media/`` by their names, and each
-        should be one of the record's representations."""
-        problems = check_problems(record)
+        should be one of the record's representations. ``problems`` is the record's
+        validation when the caller already made it (imports report it too)."""
+        problems = check_problems(record) if problems is None else problems
         record_uuid = str(uuid.uuid4())
         stored_files = self._stored_files(record, files)
         self.store.change(
@@ -427,6 +429,7 @@ class RecordService:
         remove_files: frozenset[str] = frozenset(),
         action: str = "records.update",
         audit_action: str = "record.update",
+        problems: list[Problem] | None = None,
     ) -> RecordView:
         """Save ``record`` as a new version, if anything changed.
 
@@ -445,7 +448,7 @@ class RecordService:
                 # nothing would be written, so there is no lost update to guard against
                 return self._view(row, workspace)
             object_id, slug = row.object_id, workspace.slug
-        problems = check_problems(record)
+        problems = check_problems(record) if problems is None else problems
         stored_files = self._stored_files(record, files)
         self.store.change(
             actor,
