@@ -338,6 +338,28 @@ def _split(raw: str, separator: str | None) -> list[str]:
     return [part.strip() for part in parts if part.strip()]
 
 
+def check_mapping(mapping: Mapping, headers: Sequence[str], source: str) -> ColumnMapping:
+    """The mapping's identifier column, once every column it names is in ``headers``;
+    :class:`SourceError` saying what is missing otherwise (before any row is read)."""
+    missing = [item.column for item in mapping.columns if item.column not in headers]
+    available = ", ".join(f"'{h}'" for h in headers)
+    if missing:
+        names = ", ".join(f"'{m}'" for m in missing)
+        raise SourceError(
+            f"the mapping names columns the file does not have: {names}. "
+            f"The file's columns are: {available}",
+            source=source,
+        )
+    ids = [item for item in mapping.columns if item.target == "identifier"]
+    if len(ids) != 1:
+        raise SourceError(
+            f"the mapping needs exactly one identifier column, it has {len(ids)}. "
+            f"The file's columns are: {available}",
+            source=source,
+        )
+    return ids[0]
+
+
 class _RowMapper:
     """Maps the cells of one row to a :class:`SourceRecord` following a mapping."""
 
@@ -345,23 +367,7 @@ class _RowMapper:
         self, mapping: Mapping, headers: Sequence[str], source: str, where: Callable[[int], str]
     ):
         index = {header: position for position, header in enumerate(headers)}
-        missing = [item.column for item in mapping.columns if item.column not in index]
-        available = ", ".join(f"'{h}'" for h in headers)
-        if missing:
-            names = ", ".join(f"'{m}'" for m in missing)
-            raise SourceError(
-                f"the mapping names columns the file does not have: {names}. "
-                f"The file's columns are: {available}",
-                source=source,
-            )
-        ids = [item for item in mapping.columns if item.target == "identifier"]
-        if len(ids) != 1:
-            raise SourceError(
-                f"the mapping needs exactly one identifier column, it has {len(ids)}. "
-                f"The file's columns are: {available}",
-                source=source,
-            )
-        self.id_column = ids[0].column
+        self.id_column = check_mapping(mapping, headers, source).column
         self.id_index = index[self.id_column]
         self.columns = [
             (index[item.column], item)

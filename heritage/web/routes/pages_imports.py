@@ -33,7 +33,13 @@ from heritage.jobs.services import JobService
 from heritage.records.fields import FIELDS
 from heritage.records.formats import FORMATS, detect_format
 from heritage.records.importers.base import SourceError
-from heritage.records.importers.tabular import SPECIAL_TARGETS, Mapping, Preview, preview
+from heritage.records.importers.tabular import (
+    SPECIAL_TARGETS,
+    Mapping,
+    Preview,
+    check_mapping,
+    preview,
+)
 from heritage.records.imports import ImportService
 from heritage.records.mappings import get_mapping, list_mappings, save_mapping
 from heritage.records.models import ImportStatus, RecordImport
@@ -455,17 +461,10 @@ def _mapping_errors(data: dict[str, Any], headers: list[str]) -> tuple[Mapping |
             str(item.get("msg", "")).removeprefix("Value error, ") for item in error.errors()
         )
         return None, _("The mapping is not valid: %(reasons)s") % {"reasons": reasons}
-    missing = [item.column for item in mapping.columns if item.column not in headers]
-    if missing:
-        return None, _(
-            "The mapping names columns the file does not have: %(missing)s. "
-            "The file's columns are: %(columns)s."
-        ) % {"missing": ", ".join(missing), "columns": ", ".join(headers)}
-    identifiers = [item for item in mapping.columns if item.target == "identifier"]
-    if len(identifiers) != 1:
-        return mapping, _("Choose exactly one column as the record identifier (now %(count)s).") % {
-            "count": len(identifiers)
-        }
+    try:
+        check_mapping(mapping, headers, "")  # the importer's own check, before it starts
+    except SourceError as error:
+        return mapping, str(error)
     return mapping, None
 
 
