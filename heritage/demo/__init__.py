@@ -108,6 +108,7 @@ def load_demo(runtime: Runtime) -> DemoInfo:
         workspaces.add_member(SYSTEM, WORKSPACE, CURATOR_EMAIL, "editor")
         workspaces.add_member(SYSTEM, WORKSPACE, RESEARCHER_EMAIL, "contributor")
     _load_stored_objects(runtime)
+    _load_records(runtime)
     return DemoInfo(ADMIN_EMAIL, password, WORKSPACE)
 
 
@@ -149,4 +150,87 @@ def _load_stored_objects(runtime: Runtime) -> None:
         view.uuid,
         {"transcription.txt": _LETTER_CORRECTED.encode()},
         "Transcription: unit of the load noted",
+    )
+
+
+_CC0 = "http://creativecommons.org/publicdomain/zero/1.0/"
+
+
+def _load_records(runtime: Runtime) -> None:
+    """A few records of the project's own making: one ready for Europeana, in two
+    languages with linked entities and a stored file, one saved twice (a history to
+    compare), and one draft whose problems show their fixes."""
+    from heritage.records.model import Entity, Record, Representation, Value
+    from heritage.records.services import RecordService
+
+    service = RecordService(runtime)
+    if service.list(SYSTEM, WORKSPACE, limit=1).total:
+        return
+    common = {
+        "data_provider": [Value.text("Demo Museum", "en")],
+        "provider": [Value.text("Demo Museum", "en")],
+        "rights": _CC0,
+    }
+    letter = Record(
+        identifier="DM-1887-014",
+        title=[
+            Value.text("Letter from the harbour master", "en"),
+            Value.text("Brief des Hafenmeisters", "de"),
+        ],
+        description=[Value.text("On the trial of the new crane on the east quay.", "en")],
+        creator=[Value.link("#agent-1", "The Harbour Master", "en")],
+        date=[Value.text("1887-03-14")],
+        type=[Value.link("http://vocab.getty.edu/aat/300026879", "letter", "en")],
+        spatial=[Value.link("#place-1", "East quay", "en")],
+        language=[Value.text("en")],
+        edm_type="TEXT",
+        representations=[
+            Representation(file="media/transcription.txt", role="primary", media_type="text/plain")
+        ],
+        entities=[
+            Entity(
+                id="#agent-1",
+                type="agent",
+                pref_label=[Value.text("The Harbour Master", "en")],
+                profession=[Value.text("harbour master", "en")],
+            ),
+            Entity(
+                id="#place-1",
+                type="place",
+                pref_label=[Value.text("East quay", "en")],
+                lat=53.5413,
+                long=8.5809,
+            ),
+        ],
+        **common,
+    )
+    service.create(
+        SYSTEM,
+        WORKSPACE,
+        letter,
+        files={"transcription.txt": _LETTER_CORRECTED.encode()},
+        message="Catalogued",
+    )
+    chart = Record(
+        identifier="DM-1890-002",
+        title=[Value.text("Chart of the harbour entrance", "en")],
+        type=[Value.link("http://vocab.getty.edu/aat/300028052", "nautical chart", "en")],
+        date=[Value.text("1890")],
+        edm_type="IMAGE",
+        is_shown_at="https://demo-museum.example/objects/DM-1890-002",
+        **common,
+    )
+    first = service.create(SYSTEM, WORKSPACE, chart, message="Catalogued")
+    service.update(
+        SYSTEM,
+        first.uuid,
+        chart.model_copy(update={"extent": [Value.text("height 61 cm, width 84 cm", "en")]}),
+        base_version=first.version,
+        message="Measured",
+    )
+    service.create(
+        SYSTEM,
+        WORKSPACE,
+        Record(identifier="DM-unsorted-7", title=[Value.text("Box of photographs", "en")]),
+        message="Started, to be completed",
     )

@@ -297,14 +297,17 @@ def test_demo_load_only_is_idempotent_and_prints_credentials(
     assert re.search(rf"Password:\s+{re.escape(password)}$", first, re.M)
 
     def counts() -> tuple[int, int, int, int]:
+        from heritage.records.services import RecordService
         from heritage.store.services import PreservationService
 
         workspaces = WorkspaceService(runtime).list_visible(SYSTEM)
+        stored = PreservationService(runtime).list_objects(SYSTEM, "demo")
         return (
             len(AccountService(runtime).list_users(SYSTEM)),
             len(InstitutionService(runtime).list()),
             len(workspaces),
-            len(PreservationService(runtime).list_objects(SYSTEM, "demo")),
+            len([row for row in stored if row.kind == "files"]),
+            RecordService(runtime).list(SYSTEM, "demo").total,
         )
 
     before = counts()
@@ -313,6 +316,7 @@ def test_demo_load_only_is_idempotent_and_prints_credentials(
     assert counts() == before
     assert before[0] >= 1 and before[1] >= 1 and before[2] >= 1
     assert before[3] == 1  # a stored object with history, encrypted in the private workspace
+    assert before[4] == 3  # records: ready for Europeana, with a history, and a draft
     user = AccountService(runtime).authenticate("admin@demo-museum.example", password, client="t")
     assert user.is_admin
 
