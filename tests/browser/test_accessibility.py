@@ -25,7 +25,7 @@ MAX_PAGES = 60
 FAILING_IMPACTS = ("serious", "critical")
 SKIPPED_PREFIXES = ("/static", "/api/openapi.json", "/logout")
 # Stored files are downloads, not pages (tests/api/test_objects_api.py covers them).
-DOWNLOAD = re.compile(r"^/workspaces/[^/]+/objects/[^/]+/files/")
+DOWNLOAD = re.compile(r"^(/workspaces/[^/]+/objects|/records)/[^/]+/files/")
 NODES_SHOWN = 3
 
 
