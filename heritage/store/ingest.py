@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from heritage.errors import InvalidInput
-from heritage.store.crypto import encrypt_stream, read_header
+from heritage.store.crypto import encrypt_bytes, encrypt_stream, read_header
 from heritage.store.description import DESCRIPTION_PATH
 from heritage.store.ocfl.hooks import StagedFile
 
@@ -147,9 +147,7 @@ def prepare_bytes(data: bytes, key: tuple[str, bytes] | None) -> PreparedFile:
     sha256 = hashlib.sha256(data).hexdigest()
     if key is None:
         return PreparedFile(None, len(data), sha256, {}, None, data=data)
-    sink = io.BytesIO()
-    encrypt_stream(io.BytesIO(data), sink, key[1], key[0])
-    stored = sink.getvalue()
+    stored = encrypt_bytes(data, key[1], key[0])
     return PreparedFile(
         None,
         len(data),

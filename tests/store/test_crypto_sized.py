@@ -7,7 +7,14 @@ import os
 
 import pytest
 
-from heritage.store.crypto import DecryptingReader, SizedEncryptor, TamperedChunk, read_header
+from heritage.store.crypto import (
+    DecryptingReader,
+    SizedEncryptor,
+    TamperedChunk,
+    encrypt_bytes,
+    encrypt_stream,
+    read_header,
+)
 from heritage.store.crypto.format import TAG_SIZE
 
 KEY = bytes(range(32))
@@ -61,3 +68,19 @@ def test_chunks_must_have_their_length_and_authenticate() -> None:
     sealed[3] ^= 1
     with pytest.raises(TamperedChunk):
         encryptor.open(0, sealed)
+
+
+@pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 5 * CHUNK + 7])
+def test_encrypt_bytes_writes_what_encrypt_stream_writes(size: int) -> None:
+    data = os.urandom(size)
+    blob = encrypt_bytes(data, KEY, "key-1", CHUNK)
+    streamed = io.BytesIO()
+    encrypt_stream(io.BytesIO(data), streamed, KEY, "key-1", CHUNK)
+    # random file keys and nonces differ; the layout and the plaintext do not
+    assert len(blob) == len(streamed.getvalue())
+    assert read_header(io.BytesIO(blob)).chunk_size == CHUNK
+    assert b"".join(DecryptingReader(io.BytesIO(blob), KEY).read_all()) == data
+    tampered = bytearray(blob)
+    tampered[-TAG_SIZE - 12] ^= 1
+    with pytest.raises(TamperedChunk):
+        b"".join(DecryptingReader(io.BytesIO(bytes(tampered)), KEY).read_all())

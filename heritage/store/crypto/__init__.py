@@ -113,6 +113,7 @@ from heritage.store.crypto.stream import (
     PlaintextFile,
     SizedEncryptor,
     decrypt_stream,
+    encrypt_bytes,
     encrypt_stream,
     read_header,
 )
@@ -146,6 +147,7 @@ __all__ = [
     "WrongKey",
     "WrongMasterKey",
     "decrypt_stream",
+    "encrypt_bytes",
     "encrypt_stream",
     "key_manager_backend",
     "new_data_key",

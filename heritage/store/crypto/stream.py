@@ -341,6 +341,27 @@ def encrypt_stream(
     return writer.close()
 
 
+def encrypt_bytes(
+    data: BytesLike, key: bytes, key_id: str, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> bytes:
+    """The encrypted form of ``data``, in memory: the same format :func:`encrypt_stream`
+    writes, without its two chunk-sized buffers (small files, such as metadata versions,
+    are encrypted by the thousand in bulk imports)."""
+    encryptor = SizedEncryptor.create(key, key_id, len(data), chunk_size)
+    geometry, header = encryptor.geometry, encryptor.header.raw
+    out = bytearray(geometry.stored_size)
+    out[: len(header)] = header
+    plaintext, stored = memoryview(data), memoryview(out)
+    for index in range(geometry.chunk_count):
+        start = index * chunk_size
+        encryptor.seal(
+            index, plaintext[start : start + chunk_size], stored[geometry.stored_offset(index) :]
+        )
+    stored.release()
+    out[geometry.stored_size - TRAILER_SIZE :] = encryptor.trailer()
+    return bytes(out)
+
+
 def _read_full(src: ReadableSource, buffer: memoryview) -> int:
     """Fill ``buffer`` unless the source ends first (raw files may return short reads)."""
     filled = 0
