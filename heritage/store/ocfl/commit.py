@@ -40,15 +40,20 @@ INTENT_FILE = "intent.json"
 def build_object(
     target: Path,
     inventory: Inventory,
-    new_content: Mapping[str, Path],
+    new_content: Mapping[str, Path | bytes],
     signer: VersionSigner | None = None,
-) -> None:
-    """Create the complete, durable root of a new object for ``inventory`` at ``target``.
+    *,
+    durable: bool = True,
+) -> list[Path]:
+    """Create the complete root of a new object for ``inventory`` at ``target``; the
+    directories made, deepest first.
 
     ``new_content`` maps content paths of the first version to files already on
-    disk in the same file system; they are moved, not copied. ``signer``'s
-    files go into ``extensions/<its name>/`` of this same tree, so the object
-    and its signature become visible together or not at all.
+    disk in the same file system, which are moved, not copied, or to their bytes.
+    ``signer``'s files go into ``extensions/<its name>/`` of this same tree, so the
+    object and its signature become visible together or not at all. The tree is
+    made durable unless ``durable`` is false: then the caller syncs it (bulk
+    creation syncs many objects at once).
     """
     os.mkdir(target)
     directories = [target]
@@ -71,13 +76,16 @@ def build_object(
         signed = signer.sign_version(inventory.id, inventory.head, data)
         files += _write_extension_files(target, signer.extension_name, signed, directories)
     # deepest directories first, so each parent is synced after the entries below it
-    make_durable(files, directories[::-1], anchor=target)
+    if durable:
+        make_durable(files, directories[::-1], anchor=target)
+    return directories[::-1]
 
 
 def _move_content(
-    root: Path, new_content: Mapping[str, Path], directories: list[Path]
+    root: Path, new_content: Mapping[str, Path | bytes], directories: list[Path]
 ) -> list[Path]:
-    """Move each new content file to its content path below ``root``; the files moved.
+    """Put each new content file at its content path below ``root`` (moved there, or
+    written from its bytes); the files put there.
 
     Directories created on the way are added to ``directories`` (to be fsynced).
     """
@@ -92,7 +100,10 @@ def _move_content(
         for directory in reversed(missing):
             os.mkdir(directory)
             directories.append(directory)
-        os.rename(source, destination)
+        if isinstance(source, bytes):
+            write_file(destination, source, fsync=False)
+        else:
+            os.rename(source, destination)
         moved.append(destination)
     return moved
 
@@ -173,11 +184,12 @@ def finish_interrupted_swap(work: Path) -> bool:
     return False
 
 
-def place_new(staged: Path, storage_root: Path, parts: list[str]) -> None:
+def place_new(staged: Path, storage_root: Path, parts: list[str], *, durable: bool = True) -> None:
     """Move the staged object root ``staged/<parts...>`` into ``storage_root/<parts...>``.
 
     The first missing directory of the object's path is renamed into place with
     its staged subtree, so the hierarchy never holds an empty directory (E073).
+    The rename is made durable unless ``durable`` is false (the caller syncs).
     Concurrent creators and purges can add or remove shared parent directories;
     the rename then fails and the loop looks again.
     """
@@ -197,7 +209,8 @@ def place_new(staged: Path, storage_root: Path, parts: list[str]) -> None:
             if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
                 continue
             raise
-        fsync_path(destination.parent)
+        if durable:
+            fsync_path(destination.parent)
         return
     raise OSError(errno.EAGAIN, "could not place the new object root", "/".join(parts))
 

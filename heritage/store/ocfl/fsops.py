@@ -13,7 +13,7 @@ import ctypes
 import errno
 import fcntl
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -86,7 +86,7 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def make_durable(files: list[Path], directories: list[Path], anchor: Path) -> None:
+def make_durable(files: Iterable[Path], directories: Iterable[Path], anchor: Path) -> None:
     """Make new files, and new entries in directories, survive a power cut.
 
     One ``syncfs`` of the file system holding ``anchor`` flushes all of it at

@@ -63,7 +63,7 @@ import io
 import json
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -75,6 +75,7 @@ from boto3.s3.transfer import TransferConfig
 
 from heritage.config import Settings
 from heritage.store.backends import storage_backend
+from heritage.store.ocfl.bulk import CreatedObject, NewObject
 from heritage.store.ocfl.commit import OBJECT_DECLARATION, OBJECT_DECLARATION_TEXT
 from heritage.store.ocfl.digests import BLOCK_SIZE, digest_bytes, new_hash
 from heritage.store.ocfl.errors import (
@@ -417,6 +418,26 @@ class S3StorageRoot(S3Repairs):
         return head
 
     # --- writing ------------------------------------------------------------------------------
+
+    def create_objects(
+        self, new: Sequence[NewObject], *, created: datetime | None = None
+    ) -> list[CreatedObject]:
+        """Create every object of ``new``, as ``bulk.BulkCreation`` does on local disk; here
+        one commit each (an object appears on S3 with its root inventory, atomically)."""
+        results = []
+        for item in new:
+            if self.exists(item.object_id):
+                results.append(CreatedObject(item.object_id, None))
+                continue
+            self.create_or_update(
+                item.object_id,
+                Changes.of(dict(item.files)),
+                item.message,
+                item.user,
+                created=created,
+            )
+            results.append(CreatedObject(item.object_id, self.inventory(item.object_id)))
+        return results
 
     def create_or_update(
         self,

@@ -50,6 +50,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from heritage.store.ocfl.bulk import BulkCreation
 from heritage.store.ocfl.commit import (
     OBJECT_DECLARATION,
     build_object,
@@ -165,7 +166,7 @@ class CommitResult:
     changed: bool
 
 
-class StorageRoot(LocalRepairs):
+class StorageRoot(BulkCreation, LocalRepairs):
     """An OCFL storage root directory. Call ``initialize()`` once, or ``open()``, before use.
 
     ``layout`` names the storage layout extension for ``initialize()`` (an alias
