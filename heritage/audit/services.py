@@ -29,6 +29,17 @@ def _without_secrets(details: dict[str, Any]) -> dict[str, Any]:
     return details
 
 
+@dataclass(frozen=True)
+class AuditItem:
+    """What one entry says; :func:`record_many` appends several at once."""
+
+    action: str
+    target_type: str
+    target_id: object
+    workspace_id: int | None = None
+    details: dict[str, Any] | None = None
+
+
 def record(
     session: Session,
     identity: Identity,
@@ -39,6 +50,15 @@ def record(
     workspace_id: int | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
+    item = AuditItem(action, target_type, target_id, workspace_id, details)
+    return record_many(session, identity, [item])[0]
+
+
+def record_many(session: Session, identity: Identity, items: list[AuditItem]) -> list[AuditEntry]:
+    """Append an entry per item, chained in order, with one look-up of the chain's end
+    (bulk imports write hundreds in one transaction)."""
+    if not items:
+        return []
     if session.get_bind().dialect.name == "postgresql":
         # Serialise appends so two transactions never chain onto the same entry.
         session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _CHAIN_LOCK_ID})
@@ -46,22 +66,27 @@ def record(
         select(AuditEntry.seq, AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1)
     ).first()
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    fields: dict[str, Any] = {
-        "seq": seq,
-        "at": utcnow(),
-        "actor_id": identity.user_id,
-        "actor": identity.label,
-        "action": action,
-        "target_type": target_type,
-        "target_id": str(target_id),
-        "workspace_id": workspace_id,
-        "details": _without_secrets(dict(details or {})),
-        "prev_hash": prev_hash,
-    }
-    entry = AuditEntry(**fields, entry_hash=entry_digest(**fields))
-    session.add(entry)
+    at = utcnow()
+    entries = []
+    for item in items:
+        fields: dict[str, Any] = {
+            "seq": seq,
+            "at": at,
+            "actor_id": identity.user_id,
+            "actor": identity.label,
+            "action": item.action,
+            "target_type": item.target_type,
+            "target_id": str(item.target_id),
+            "workspace_id": item.workspace_id,
+            "details": _without_secrets(dict(item.details or {})),
+            "prev_hash": prev_hash,
+        }
+        entry = AuditEntry(**fields, entry_hash=entry_digest(**fields))
+        entries.append(entry)
+        seq, prev_hash = seq + 1, entry.entry_hash
+    session.add_all(entries)
     session.flush()
-    return entry
+    return entries
 
 
 @dataclass(frozen=True)

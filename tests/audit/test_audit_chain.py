@@ -18,7 +18,7 @@ from heritage.accounts.identity import SYSTEM
 from heritage.accounts.services import AccountService, identity_of
 from heritage.audit.chain import GENESIS, entry_digest
 from heritage.audit.models import AuditEntry
-from heritage.audit.services import ChainReport, record, verify_chain
+from heritage.audit.services import AuditItem, ChainReport, record, record_many, verify_chain
 from heritage.errors import Conflict
 from heritage.institutions.services import InstitutionService
 from heritage.runtime import Runtime
@@ -108,6 +108,30 @@ def test_chain_continues_across_transactions_and_batches(heritage_runtime: Runti
         rows = list(services._entries(session, batch=2))
         assert [row.seq for row in rows] == [1, 2, 3, 4, 5]
     assert verify(heritage_runtime).checked == 5
+
+
+def test_many_entries_at_once_continue_the_chain(heritage_runtime: Runtime) -> None:
+    append(heritage_runtime, 2)
+    items = [AuditItem("test.bulk", "thing", n, details={"n": n}) for n in range(4)]
+    with heritage_runtime.database.session(write=True) as session:
+        record(session, SYSTEM, "test.step", "thing", "before")
+        made = record_many(session, SYSTEM, items)
+        record(session, SYSTEM, "test.step", "thing", "after")
+        session.commit()
+    assert [entry.seq for entry in made] == [4, 5, 6, 7]
+    assert [(row.seq, row.target_id) for row in entries(heritage_runtime)][2:] == [
+        (3, "before"),
+        (4, "0"),
+        (5, "1"),
+        (6, "2"),
+        (7, "3"),
+        (8, "after"),
+    ]
+    assert verify(heritage_runtime).ok
+    with heritage_runtime.database.session(write=True) as session:
+        assert record_many(session, SYSTEM, []) == []
+        with pytest.raises(ValueError, match="secrets"):
+            record_many(session, SYSTEM, [AuditItem("x", "y", 1, details={"api_token": "t"})])
 
 
 # -- the database refuses changes -----------------------------------------------------
