@@ -2,10 +2,14 @@
 left alone, and a report of what happened to every one of them.
 
 Idempotent by record identifier: a record already in the workspace gets a new
-version only when its content (or one of its files) changed. Each record is
-stored on its own, so an import cut short leaves whole records behind, never
+version only when its content (or one of its files) changed. New records without
+files are stored in batches (``RecordService.create_many``: one transaction and
+one file-system sync per batch, each record still its own object and version);
+the others one by one. An import cut short leaves whole records behind, never
 half of one; ``position`` counts the source records handled, and running the
-import again resumes after them (anything handled twice is unchanged anyway).
+import again resumes after them (anything handled twice is unchanged anyway, and
+a batch cut short between the store and the database is adopted, not stored
+twice: its records' uuids derive from the import and their identifiers).
 A dry run reads and checks everything and writes nothing but its report.
 
 The same pipeline serves the command line (run in the caller's process), the
@@ -15,6 +19,7 @@ API and the pages (a ``records.import`` job run by a worker).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -43,7 +48,13 @@ from heritage.records.models import (
     RecordRow,
 )
 from heritage.records.problems import Problem, Severity
-from heritage.records.services import MEDIA_FOLDER, RecordService, check_problems, media_path
+from heritage.records.services import (
+    MEDIA_FOLDER,
+    NewRecord,
+    RecordService,
+    check_problems,
+    media_path,
+)
 from heritage.runtime import Runtime
 from heritage.store.ingest import media_type_for
 from heritage.store.models import StoredFile, StoredObject
@@ -57,8 +68,9 @@ HARVEST_SCHEDULE_JOB = "records.harvest-scheduled"
 HARVEST_FORMAT = "oai-pmh"
 HARVEST_PREFIXES = ("oai_dc", "edm", "lido")
 SCHEDULES = ("daily",)
-# How many source records are handled between two saves of the report and position.
-CHECKPOINT_EVERY = 50
+# How many source records are handled between two saves of the report and position;
+# new records are stored in batches of the same size.
+CHECKPOINT_EVERY = 200
 
 # (records handled so far, how many the source has when it says so, where in the source)
 Progress = Callable[[int, int | None, str], None]
@@ -100,6 +112,58 @@ def _sha256_of(opened: Any) -> str:
         for block in iter(lambda: stream.read(1024 * 1024), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+@dataclass
+class _Creates:
+    """New records of an import waiting to be stored as one batch, with their items."""
+
+    import_id: str
+    slug: str
+    waiting: list[tuple[RecordImportItem, NewRecord]] = field(default_factory=list)
+    # storing a batch failed unexpectedly: its records are not reported as handled
+    failed: bool = False
+
+    def uuid_for(self, identifier: str) -> str:
+        # The same record of the same import always gets the same uuid, so a batch
+        # retried after a crash finds what it stored before instead of storing it again.
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"heritage:import:{self.import_id}:{identifier}"))
+
+
+def _not_stored_problem(error: ServiceError) -> Problem:
+    return Problem.error(
+        "import.not-stored",
+        f"The record could not be stored: {error.detail}",
+        "Correct the record in the source and import it again.",
+    )
+
+
+def _not_stored(item: RecordImportItem, error: ServiceError) -> None:
+    problem = _not_stored_problem(error).at(item.location)
+    item.action = ItemAction.FAILED
+    item.record_uuid = None
+    item.problems = [*item.problems, problem.to_json()]
+    item.error_count += 1
+
+
+def _read_ahead(records: Iterator[SourceRecord], size: int) -> Iterator[list[SourceRecord]]:
+    """The records in lists of ``size``. When the source fails, the records read before
+    the failure come first, then the error: nothing read is left unhandled."""
+    while True:
+        chunk: list[SourceRecord] = []
+        try:
+            for source in records:
+                chunk.append(source)
+                if len(chunk) == size:
+                    break
+        except Exception:
+            if chunk:
+                yield chunk
+            raise
+        if chunk:
+            yield chunk
+        if len(chunk) < size:
+            return
 
 
 class ImportService:
@@ -408,31 +472,72 @@ class ImportService:
     ) -> None:
         """Handle the records after the first ``skip`` ones, numbering them from ``first``."""
         pending: list[RecordImportItem] = []
+        creates = _Creates(import_id, slug)
         position = first - 1 + skip
         seen: set[str] = set()
         try:
-            for index, source in enumerate(records, start=1):
-                if index <= skip:
-                    if source.record is not None:
-                        seen.add(source.record.identifier)
-                    continue
-                position = first - 1 + index
-                item = self._handle(actor, slug, source, dry_run, media, seen)
-                item.import_id = import_id
-                item.position = position
-                item.source_id = source.source_id
-                pending.append(item)
-                _count(outcome.counts, item.action.value)
-                if len(pending) >= CHECKPOINT_EVERY:
-                    self._checkpoint(import_id, pending, position, outcome, harvester)
-                    pending = []
-                    if progress is not None:
-                        progress(position, _announced(harvester), source.location)
+            for source in itertools.islice(records, skip):
+                if source.record is not None:
+                    seen.add(source.record.identifier)
+            for chunk in _read_ahead(records, CHECKPOINT_EVERY):
+                # one look-up for the whole chunk instead of one per record
+                known = self._existing_many(
+                    slug, [source.record.identifier for source in chunk if source.record]
+                )
+                for source in chunk:
+                    position += 1
+                    if source.deleted:
+                        self._store_creates(actor, creates)  # it may delete one of them
+                    item = self._handle(actor, slug, source, dry_run, media, seen, creates, known)
+                    item.import_id = import_id
+                    item.position = position
+                    item.source_id = source.source_id
+                    pending.append(item)
+                self._store_creates(actor, creates)
+                self._checkpoint(import_id, pending, position, outcome, harvester)
+                pending = []
+                if progress is not None:
+                    progress(position, _announced(harvester), chunk[-1].location)
         finally:
-            # what was handled before a source error is reported, and a rerun resumes after it
-            self._checkpoint(import_id, pending, position, outcome, harvester)
+            # What was handled before an error is reported, and a rerun resumes after it;
+            # new records not stored (their batch failed) are handled again by the rerun.
+            if not creates.failed:
+                self._store_creates(actor, creates)
+            unstored = {id(item) for item, _ in creates.waiting}
+            done = list(itertools.takewhile(lambda item: id(item) not in unstored, pending))
+            if len(done) == len(pending):
+                self._checkpoint(import_id, done, position, outcome, harvester)
+            elif done:
+                # the harvester is past these records: its token would skip the rest
+                self._checkpoint(import_id, done, done[-1].position, outcome)
         if progress is not None:
             progress(position, _announced(harvester), "done")
+
+    def _store_creates(self, actor: Identity, creates: _Creates) -> None:
+        """Store the new records waiting in ``creates`` as one batch. When the batch is
+        refused as a whole, each is stored on its own, so that only those at fault fail,
+        each with its reason in the report."""
+        waiting = creates.waiting
+        if not waiting:
+            return
+        try:
+            self.records.create_many(actor, creates.slug, [new for _, new in waiting])
+            creates.waiting = []
+            return
+        except ServiceError as error:
+            log.info("import batch refused, storing one by one", error=error.detail)
+        except BaseException:
+            creates.failed = True  # not known to be stored: left for the rerun to adopt
+            raise
+        creates.waiting = []
+        for item, new in waiting:
+            try:
+                view = self.records.create(
+                    actor, creates.slug, new.record, message=new.message, problems=new.problems
+                )
+                item.record_uuid = view.uuid
+            except ServiceError as error:
+                _not_stored(item, error)
 
     def _checkpoint(
         self,
@@ -442,6 +547,8 @@ class ImportService:
         outcome: ImportOutcome,
         harvester: Harvester | None = None,
     ) -> None:
+        for item in items:
+            _count(outcome.counts, item.action.value)
         with self.runtime.database.session(write=True) as session:
             row = session.get(RecordImport, import_id)
             assert row is not None
@@ -461,6 +568,8 @@ class ImportService:
         dry_run: bool,
         media: LazyMedia | None,
         seen: set[str],
+        creates: _Creates,
+        known: dict[str, tuple[str, str, bool]],
     ) -> RecordImportItem:
         problems = list(source.problems)
         identifier = source.record.identifier if source.record else source.identifier
@@ -474,7 +583,10 @@ class ImportService:
             item.warning_count = len(problems) - item.error_count
             return item
 
-        existing = self._existing(slug, identifier) if identifier else None
+        if source.deleted:
+            existing = self._existing(slug, identifier) if identifier else None
+        else:
+            existing = known.get(identifier) if identifier else None
         if source.deleted and existing is None and source.source_id:
             existing = self._harvested(slug, source.source_id)
         if source.deleted:
@@ -517,6 +629,11 @@ class ImportService:
             if existing is None:
                 if dry_run:
                     return finish(ItemAction.CREATE)
+                if not found:
+                    record_uuid = creates.uuid_for(record.identifier)
+                    new = NewRecord(record, validation, record_uuid, "Imported")
+                    creates.waiting.append((finish(ItemAction.CREATE, record_uuid), new))
+                    return item
                 view = self.records.create(
                     actor,
                     slug,
@@ -553,13 +670,7 @@ class ImportService:
                 )
             return finish(ItemAction.UPDATE, record_uuid)
         except ServiceError as error:
-            problems.append(
-                Problem.error(
-                    "import.not-stored",
-                    f"The record could not be stored: {error.detail}",
-                    "Correct the record in the source and import it again.",
-                )
-            )
+            problems.append(_not_stored_problem(error))
             return finish(ItemAction.FAILED)
         finally:
             for stream in streams:
@@ -588,6 +699,20 @@ class ImportService:
                 )
             ).first()
             return None if found is None else (found[0], found[1], found[2])
+
+    def _existing_many(self, slug: str, identifiers: list[str]) -> dict[str, tuple[str, str, bool]]:
+        """Identifier -> (uuid, content hash, deleted) of the workspace's records with them."""
+        if not identifiers:
+            return {}
+        with self.runtime.database.session() as session:
+            rows = session.execute(
+                select(
+                    RecordRow.identifier, RecordRow.uuid, RecordRow.content_hash, RecordRow.deleted
+                )
+                .join(Workspace, Workspace.id == RecordRow.workspace_id)
+                .where(Workspace.slug == slug, RecordRow.identifier.in_(set(identifiers)))
+            )
+            return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
     def _existing(self, slug: str, identifier: str) -> tuple[str, str, bool] | None:
         with self.runtime.database.session() as session:

@@ -251,8 +251,12 @@ class Record(BaseModel):
 
     def content_hash(self) -> str:
         """SHA-256 of the canonical JSON: equal for records with equal content."""
-        raw = orjson.dumps(self.canonical(), option=orjson.OPT_SORT_KEYS)
-        return hashlib.sha256(raw).hexdigest()
+        return hash_canonical(self.canonical())
+
+
+def hash_canonical(canonical: dict[str, Any]) -> str:
+    """:meth:`Record.content_hash` of the record whose :meth:`Record.canonical` this is."""
+    return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def pick_text(values: list[Value], lang: str | None = None) -> str:

@@ -15,7 +15,7 @@ and when, never a silent lost update.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,10 +28,11 @@ from heritage.errors import Conflict, InvalidInput, NotFound
 from heritage.policy import require
 from heritage.records import jsonld
 from heritage.records.diff import FieldChange, diff_records
-from heritage.records.model import Record, Representation
+from heritage.records.model import Record, Representation, hash_canonical
 from heritage.records.models import RecordRow, RecordStatus
 from heritage.records.problems import Problem, Severity
 from heritage.runtime import Runtime
+from heritage.store.batch import BatchHooks, NewStoredObject, StoredInBatch, create_objects
 from heritage.store.description import ObjectDescription
 from heritage.store.index import KIND_INDEXERS, KeyLookup, KindIndexer, read_description
 from heritage.store.ingest import check_logical_path, media_type_for
@@ -116,6 +117,19 @@ def index_record(
             created_at=stored.created_at or utcnow(),
         )
         session.add(row)
+    _fill_record_row(row, workspace, stored, record, problems, actor)
+    session.flush()
+    return row
+
+
+def _fill_record_row(
+    row: RecordRow,
+    workspace: Workspace,
+    stored: StoredObject,
+    record: Record,
+    problems: list[Problem],
+    actor: Identity,
+) -> None:
     errors = sum(1 for problem in problems if problem.severity is Severity.ERROR)
     row.workspace_id = workspace.id
     row.identifier = record.identifier
@@ -126,13 +140,11 @@ def index_record(
     row.warning_count = len(problems) - errors
     row.problems = [problem.to_json() for problem in problems]
     row.data = record.canonical()
-    row.content_hash = record.content_hash()
+    row.content_hash = hash_canonical(row.data)
     row.head_version = stored.head_version
     row.deleted = stored.deleted
     row.updated_at = stored.updated_at
     row.updated_by = actor.label
-    session.flush()
-    return row
 
 
 def _rebuild_record_row(
@@ -177,6 +189,21 @@ def _prune_record_rows(session: Session, found: set[str]) -> int:
 
 
 KIND_INDEXERS[RECORD_KIND] = KindIndexer(_rebuild_record_row, _prune_record_rows)
+
+
+@dataclass(frozen=True)
+class NewRecord:
+    """A record for :meth:`RecordService.create_many`, with its validation and the uuid
+    it is to have."""
+
+    record: Record
+    problems: list[Problem]
+    uuid: str
+    message: str = "Created"
+
+
+def _has_files(record: Record) -> bool:
+    return any(item.file for item in record.representations)
 
 
 class RecordService:
@@ -401,6 +428,80 @@ class RecordService:
             ),
         )
         return self.get(actor, record_uuid)
+
+    def create_many(self, actor: Identity, workspace_slug: str, new: Sequence[NewRecord]) -> None:
+        """Store several new records at once (imports): each its own object with its own
+        signed version, index row, event and audit entry, in one transaction and one
+        file-system sync (:mod:`heritage.store.batch`). Records without files only.
+
+        A record whose object an interrupted call stored already (same uuid) is adopted
+        as stored, so a retried batch stores nothing twice.
+        """
+        identifiers = [item.record.identifier for item in new]
+        twice = sorted({name for name in identifiers if identifiers.count(name) > 1})
+        if twice:
+            raise InvalidInput.on("identifier", f"more than once in the batch: {twice[:5]}")
+        if any(_has_files(item.record) for item in new):
+            raise InvalidInput.on("files", "records with stored files are created one by one")
+        uuids = [item.uuid for item in new]
+
+        def before(session: Session, workspace: Workspace) -> None:
+            clash = session.execute(
+                select(RecordRow.identifier, RecordRow.uuid).where(
+                    RecordRow.workspace_id == workspace.id,
+                    RecordRow.identifier.in_(identifiers),
+                    RecordRow.uuid.not_in(uuids),
+                )
+            ).first()
+            if clash is not None:
+                raise Conflict(
+                    f"Another record of this workspace has the identifier '{clash[0]}' "
+                    f"(record {clash[1]}). Identifiers must be unique within a workspace."
+                )
+
+        def after(session: Session, workspace: Workspace, stored: list[StoredInBatch]) -> None:
+            rows = []
+            for item, found in zip(new, stored, strict=True):
+                if found.adopted:
+                    _rebuild_record_row(
+                        session,
+                        self.store.storage,
+                        workspace,
+                        found.row,
+                        read_description(self.store.storage, found.row.object_id),
+                        self.runtime.keyring.data_key,
+                    )
+                    continue
+                row = RecordRow(
+                    uuid=item.uuid, object_id=found.row.object_id, created_at=found.row.created_at
+                )
+                _fill_record_row(row, workspace, found.row, item.record, item.problems, actor)
+                rows.append(row)
+            session.add_all(rows)
+
+        create_objects(
+            self.store,
+            actor,
+            workspace_slug,
+            [
+                NewStoredObject(
+                    uuid=item.uuid,
+                    kind=RECORD_KIND,
+                    title=item.record.display_title(),
+                    files={jsonld.RECORD_PATH: jsonld.dumps(item.record, item.uuid)},
+                    message=item.message,
+                )
+                for item in new
+            ],
+            action="records.create",
+            hooks=BatchHooks(
+                before=before,
+                after=after,
+                audit_action="record.create",
+                audit_target_type="record",
+                audit_targets={item.uuid: item.uuid for item in new},
+            ),
+        )
 
     @staticmethod
     def _stored_files(
