@@ -24,14 +24,13 @@ from heritage.accounts.identity import Identity
 from heritage.audit.services import AuditItem, record_many
 from heritage.db.uow import UnitOfWork
 from heritage.errors import Conflict
-from heritage.store.description import DESCRIPTION_PATH, FileEntry, ObjectDescription
-from heritage.store.index import index_object, read_description
-from heritage.store.ingest import check_logical_path, media_type_for, prepare_bytes
+from heritage.store.description import DESCRIPTION_PATH, ObjectDescription
+from heritage.store.index import file_row, index_object, read_description
+from heritage.store.ingest import check_logical_path, prepare_bytes
 from heritage.store.models import (
     EventOutcome,
     EventType,
     PreservationEvent,
-    StoredFile,
     StoredObject,
 )
 from heritage.store.ocfl.bulk import NewObject
@@ -117,19 +116,7 @@ def create_objects(
                 kind=item.kind,
                 title=item.title[:500],
                 workspace=reference,
-            ).with_files(
-                {
-                    path: FileEntry(
-                        size=file.size,
-                        sha256=file.sha256,
-                        media_type=media_type_for(path),
-                        key_id=file.key_id,
-                        header_sha256=file.header_sha256,
-                    )
-                    for path, file in prepared.items()
-                },
-                frozenset(),
-            )
+            ).with_files({path: file.entry(path) for path, file in prepared.items()}, frozenset())
             descriptions[item.object_id] = description
             files = {path: file.data for path, file in prepared.items() if file.data is not None}
             batch.append(
@@ -206,18 +193,7 @@ def _index_new(
     for (item, inventory), row in zip(fresh, rows, strict=True):
         state = inventory.versions[inventory.head].logical_state()
         for path, entry in sorted(descriptions[item.object_id].files.items()):
-            files.append(
-                StoredFile(
-                    object_pk=row.id,
-                    logical_path=path,
-                    size=entry.size,
-                    sha256=entry.sha256,
-                    stored_digest=state[path],
-                    media_type=entry.media_type,
-                    encrypted_with=entry.key_id,
-                    version_added=inventory.head,
-                )
-            )
+            files.append(file_row(row.id, path, entry, state[path], inventory.head))
     session.add_all(files)
     return rows
 

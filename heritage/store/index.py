@@ -20,7 +20,12 @@ from sqlalchemy.orm import Session
 
 from heritage.db.engine import Database
 from heritage.institutions.models import Institution, InstitutionKind
-from heritage.store.description import DESCRIPTION_PATH, DescriptionError, ObjectDescription
+from heritage.store.description import (
+    DESCRIPTION_PATH,
+    DescriptionError,
+    FileEntry,
+    ObjectDescription,
+)
 from heritage.store.models import (
     EventOutcome,
     EventType,
@@ -85,20 +90,25 @@ def index_object(
     session.execute(delete(StoredFile).where(StoredFile.object_pk == row.id))
     added = _versions_added(inventory)
     for path, entry in sorted(files.items()):
-        session.add(
-            StoredFile(
-                object_pk=row.id,
-                logical_path=path,
-                size=entry.size,
-                sha256=entry.sha256,
-                stored_digest=state[path],
-                media_type=entry.media_type,
-                encrypted_with=entry.key_id,
-                version_added=added.get(path, inventory.head),
-            )
-        )
+        session.add(file_row(row.id, path, entry, state[path], added.get(path, inventory.head)))
     session.flush()
     return row
+
+
+def file_row(
+    object_pk: int, path: str, entry: FileEntry, stored_digest: str, version_added: str
+) -> StoredFile:
+    """The index row of one file of an object's head."""
+    return StoredFile(
+        object_pk=object_pk,
+        logical_path=path,
+        size=entry.size,
+        sha256=entry.sha256,
+        stored_digest=stored_digest,
+        media_type=entry.media_type,
+        encrypted_with=entry.key_id,
+        version_added=version_added,
+    )
 
 
 @dataclass

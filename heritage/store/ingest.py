@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 from heritage.errors import InvalidInput
 from heritage.store.crypto import encrypt_bytes, encrypt_stream, read_header
-from heritage.store.description import DESCRIPTION_PATH
+from heritage.store.description import DESCRIPTION_PATH, FileEntry
 from heritage.store.ocfl.hooks import StagedFile
 
 BLOCK = 1024 * 1024
@@ -85,6 +85,16 @@ class PreparedFile:
     key_id: str | None = None
     header_sha256: str | None = None  # of the HCENC header, for encrypted files
     data: bytes | None = None
+
+    def entry(self, path: str) -> FileEntry:
+        """What the object's description says of this file stored at ``path``."""
+        return FileEntry(
+            size=self.size,
+            sha256=self.sha256,
+            media_type=media_type_for(path),
+            key_id=self.key_id,
+            header_sha256=self.header_sha256,
+        )
 
     def staged(self) -> StagedFile | bytes:
         if self.data is not None:

@@ -633,16 +633,7 @@ class PreservationService:
             missing = sorted(path for path in remove if path not in current.files)
             if missing:
                 raise InvalidInput.on("paths", f"not in the object: {', '.join(missing)}")
-            entries = {
-                path: FileEntry(
-                    size=file.size,
-                    sha256=file.sha256,
-                    media_type=media_type_for(path),
-                    key_id=file.key_id,
-                    header_sha256=file.header_sha256,
-                )
-                for path, file in prepared.items()
-            }
+            entries = {path: file.entry(path) for path, file in prepared.items()}
             description = current.with_files(entries, remove)
             if delete:
                 description = dataclasses.replace(description, deleted=True)
