@@ -473,7 +473,7 @@ class ImportService:
         """Handle the records after the first ``skip`` ones, numbering them from ``first``."""
         pending: list[RecordImportItem] = []
         creates = _Creates(import_id, slug)
-        position = first - 1 + skip
+        position = checkpointed = first - 1 + skip
         seen: set[str] = set()
         try:
             for source in itertools.islice(records, skip):
@@ -495,21 +495,23 @@ class ImportService:
                     pending.append(item)
                 self._store_creates(actor, creates)
                 self._checkpoint(import_id, pending, position, outcome, harvester)
-                pending = []
+                pending, checkpointed = [], position
                 if progress is not None:
                     progress(position, _announced(harvester), chunk[-1].location)
         finally:
-            # What was handled before an error is reported, and a rerun resumes after it;
-            # new records not stored (their batch failed) are handled again by the rerun.
+            # What was handled before an error is reported, and a rerun resumes after it.
+            # Records not handled to the end (the one whose handling failed, new ones of a
+            # batch that failed) are handled again by the rerun.
             if not creates.failed:
                 self._store_creates(actor, creates)
             unstored = {id(item) for item, _ in creates.waiting}
             done = list(itertools.takewhile(lambda item: id(item) not in unstored, pending))
-            if len(done) == len(pending):
+            end = done[-1].position if done else checkpointed
+            if end == position:
                 self._checkpoint(import_id, done, position, outcome, harvester)
             elif done:
                 # the harvester is past these records: its token would skip the rest
-                self._checkpoint(import_id, done, done[-1].position, outcome)
+                self._checkpoint(import_id, done, end, outcome)
         if progress is not None:
             progress(position, _announced(harvester), "done")
 
