@@ -15,6 +15,7 @@ and when, never a silent lost update.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -438,7 +439,7 @@ class RecordService:
         as stored, so a retried batch stores nothing twice.
         """
         identifiers = [item.record.identifier for item in new]
-        twice = sorted({name for name in identifiers if identifiers.count(name) > 1})
+        twice = sorted(name for name, times in Counter(identifiers).items() if times > 1)
         if twice:
             raise InvalidInput.on("identifier", f"more than once in the batch: {twice[:5]}")
         if any(_has_files(item.record) for item in new):

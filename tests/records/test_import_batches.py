@@ -5,6 +5,7 @@ refused as a whole is stored record by record, so only the records at fault fail
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,11 @@ from sqlalchemy import func, select
 from heritage.accounts.identity import SYSTEM
 from heritage.audit.models import AuditEntry
 from heritage.audit.services import verify_chain
-from heritage.errors import Conflict, InvalidInput
+from heritage.errors import Conflict, InvalidInput, PermissionDenied
 from heritage.records.imports import CHECKPOINT_EVERY, ImportService
+from heritage.records.model import Record, Representation
 from heritage.records.models import ImportStatus, RecordRow
-from heritage.records.services import RecordService
+from heritage.records.services import NewRecord, RecordService
 from heritage.runtime import Runtime
 from heritage.store import batch as store_batch
 from heritage.store.maintenance import FixityService
@@ -169,3 +171,29 @@ def test_a_refused_batch_is_stored_one_by_one_and_only_the_faulty_record_fails(
     for item in items:
         if item.record_uuid:
             assert records.get(SYSTEM, item.record_uuid).record.identifier == item.identifier
+
+
+def test_create_many_refuses_a_batch_it_cannot_store_whole_and_stores_none_of_it(
+    heritage_runtime: Runtime,
+) -> None:
+    from tests.records.test_record_service import who
+
+    world = build_world(heritage_runtime)
+    records = RecordService(heritage_runtime)
+    taken = records.create(SYSTEM, "alpha", Record(identifier="taken"))
+
+    def new(identifier: str, **fields: object) -> NewRecord:
+        return NewRecord(Record(identifier=identifier, **fields), [], str(uuid.uuid4()))
+
+    objects_before = stored_objects(heritage_runtime)
+    with pytest.raises(InvalidInput, match="more than once"):
+        records.create_many(SYSTEM, "alpha", [new("a"), new("b"), new("a")])
+    with_file = new("c", representations=[Representation(file="media/c.jpg")])
+    with pytest.raises(InvalidInput, match="one by one"):
+        records.create_many(SYSTEM, "alpha", [new("d"), with_file])
+    with pytest.raises(Conflict, match=taken.uuid):
+        records.create_many(SYSTEM, "alpha", [new("e"), new("taken")])
+    with pytest.raises(PermissionDenied):
+        records.create_many(who(world, "viewer", heritage_runtime), "alpha", [new("f")])
+    assert stored_objects(heritage_runtime) == objects_before
+    assert all(records.find(SYSTEM, "alpha", name) is None for name in "abcdef")
