@@ -13,6 +13,7 @@ the workspace and person, named by a random token.
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import shutil
@@ -501,41 +502,29 @@ async def start_import(
                 request, runtime, identity, workspace_slug, message=text, status_code=422
             )
         mapping, problem = _mapping_errors(data, table.headers)
+        # the mapping step again, as posted, with what is wrong
+        again = functools.partial(
+            _mapping_page,
+            request,
+            runtime,
+            identity,
+            workspace_slug,
+            token=token,
+            format=format,
+            dry_run=dry_run,
+            table=table,
+            save_as=save_as,
+            status_code=422,
+        )
         if problem is not None:
-            shown = mapping or table.mapping
-            return _mapping_page(
-                request,
-                runtime,
-                identity,
-                workspace_slug,
-                token=token,
-                format=format,
-                dry_run=dry_run,
-                table=table,
-                mapping=shown,
-                save_as=save_as,
-                message=problem,
-                status_code=422,
-            )
+            return again(mapping=mapping or table.mapping, message=problem)
         assert mapping is not None
         if save_as:
             try:
                 save_mapping(runtime, identity, workspace_slug, save_as, mapping)
             except InvalidInput as error:
-                return _mapping_page(
-                    request,
-                    runtime,
-                    identity,
-                    workspace_slug,
-                    token=token,
-                    format=format,
-                    dry_run=dry_run,
-                    table=table,
-                    mapping=mapping,
-                    save_as=save_as,
-                    errors={"save_as": error.errors[0].reason if error.errors else error.detail},
-                    status_code=422,
-                )
+                reason = error.errors[0].reason if error.errors else error.detail
+                return again(mapping=mapping, errors={"save_as": reason})
         try:
             row = _start(
                 runtime,
