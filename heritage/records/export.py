@@ -42,7 +42,7 @@ from heritage.policy import require
 from heritage.records import jsonld
 from heritage.records.batch import PAGE_SIZE, SelectedRow, Selection, iter_selected
 from heritage.records.fields import FIELDS, FIELDS_BY_NAME, PREFIXES, FieldSpec
-from heritage.records.importers.tabular import (
+from heritage.records.importers.column_mapping import (
     MEDIA_SEPARATOR,
     Mapping,
     suggest_mapping,

@@ -13,7 +13,7 @@ from heritage.accounts.identity import Identity
 from heritage.db.base import utcnow
 from heritage.errors import InvalidInput, NotFound
 from heritage.policy import require
-from heritage.records.importers.tabular import Mapping
+from heritage.records.importers.column_mapping import Mapping
 from heritage.records.models import SavedMapping
 from heritage.runtime import Runtime
 from heritage.workspaces.models import Workspace

@@ -9,15 +9,13 @@ import pytest
 from openpyxl import Workbook
 
 from heritage.records.importers.base import READERS, SourceError, SourceRecord
-from heritage.records.importers.tabular import (
+from heritage.records.importers.column_mapping import (
     ColumnMapping,
     Mapping,
-    preview,
-    read_csv,
-    read_xlsx,
     split_language,
     suggest_mapping,
 )
+from heritage.records.importers.tabular import preview, read_csv, read_xlsx
 from heritage.records.problems import Severity
 
 

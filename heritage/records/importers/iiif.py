@@ -42,7 +42,7 @@ from pydantic import ValidationError
 
 from heritage.records.fields import FIELDS_BY_NAME, ValueKind
 from heritage.records.importers.base import SourceError, SourceRecord, register
-from heritage.records.importers.tabular import target_for_header
+from heritage.records.importers.column_mapping import target_for_header
 from heritage.records.model import Record, Representation, Value
 from heritage.records.problems import Problem
 

@@ -34,13 +34,8 @@ from heritage.jobs.services import JobService
 from heritage.records.fields import FIELDS
 from heritage.records.formats import FORMATS, detect_format
 from heritage.records.importers.base import SourceError
-from heritage.records.importers.tabular import (
-    SPECIAL_TARGETS,
-    Mapping,
-    Preview,
-    check_mapping,
-    preview,
-)
+from heritage.records.importers.column_mapping import SPECIAL_TARGETS, Mapping
+from heritage.records.importers.tabular import Preview, check_mapping, preview
 from heritage.records.imports import ImportService
 from heritage.records.mappings import get_mapping, list_mappings, save_mapping
 from heritage.records.models import ImportStatus, RecordImport
