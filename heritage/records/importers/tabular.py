@@ -44,6 +44,7 @@ from heritage.records.importers.column_mapping import (
 )
 from heritage.records.model import Record, Representation, Value
 from heritage.records.problems import Problem
+from heritage.records.spreadsheet_cells import unescape_formula
 
 DELIMITERS = (",", ";", "\t")
 # after this many rows rejected for their encoding the file is clearly not UTF-8
@@ -151,6 +152,8 @@ class _RowMapper:
 
     def map(self, cells: Sequence[str], number: int) -> SourceRecord:
         location = self.where(number)
+        # cells exported by us that would start a formula carry an apostrophe
+        cells = [unescape_formula(cell) for cell in cells]
         identifier = cells[self.id_index].strip() if self.id_index < len(cells) else ""
         if not identifier:
             problem = Problem.error(
