@@ -42,7 +42,6 @@ from heritage.accounts.identity import Identity
 from heritage.errors import NotFound
 from heritage.policy import require
 from heritage.records import jsonld
-from heritage.records.batch import PAGE_SIZE, SelectedRow, Selection, iter_selected
 from heritage.records.fields import FIELDS, FIELDS_BY_NAME, PREFIXES, FieldSpec
 from heritage.records.importers.column_mapping import (
     MEDIA_SEPARATOR,
@@ -51,6 +50,7 @@ from heritage.records.importers.column_mapping import (
     target_for_header,
 )
 from heritage.records.model import Record
+from heritage.records.selection import PAGE_SIZE, SelectedRow, Selection, iter_selected
 from heritage.records.services import MEDIA_FOLDER
 from heritage.records.spreadsheet_cells import escape_formula
 from heritage.runtime import Runtime

@@ -14,13 +14,13 @@ from heritage.records.batch import (
     ClearField,
     RemoveValue,
     ReplaceText,
-    Selection,
     SetSingle,
     SetValues,
     apply_operations,
 )
 from heritage.records.batch_models import BatchOutcome, BatchStatus, RevertOutcome
 from heritage.records.model import Record, Value
+from heritage.records.selection import Selection
 from heritage.records.services import RecordService
 from heritage.runtime import Runtime
 from heritage.testing.world import World, build_world

@@ -16,11 +16,11 @@ from rdflib import Graph
 from heritage.accounts.identity import Identity
 from heritage.errors import NotFound
 from heritage.records import jsonld
-from heritage.records.batch import Selection
 from heritage.records.export import ExportService, reimport_mapping
 from heritage.records.importers.tabular import read_csv
 from heritage.records.model import Record, Representation, Value
 from heritage.records.models import RecordRow, RecordStatus
+from heritage.records.selection import Selection
 from heritage.records.services import RecordService
 from heritage.runtime import Runtime
 from heritage.testing.world import World, build_world

@@ -11,10 +11,11 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from heritage.records.batch import BatchPreview, BatchRequest, BatchService, BatchView, Selection
+from heritage.records.batch import BatchPreview, BatchRequest, BatchService, BatchView
 from heritage.records.batch_models import BatchOutcome, BatchStatus, RecordBatchItem, RevertOutcome
 from heritage.records.export import CSV_MEDIA_TYPE, JSONLD_MEDIA_TYPE, ExportService
 from heritage.records.models import RecordStatus
+from heritage.records.selection import Selection
 from heritage.web.deps import RuntimeDep, allowed
 
 router = APIRouter(tags=["record batches and exports"])
