@@ -37,6 +37,7 @@ from heritage.store.ocfl.bulk import NewObject
 from heritage.store.ocfl.inventory import Inventory
 from heritage.store.services import PreservationService, object_id_for, ocfl_user
 from heritage.workspaces.models import Workspace
+from heritage.workspaces.services import workspace_for
 
 #: how many objects one transaction and one sync take at most
 BATCH_SIZE = 500
@@ -101,7 +102,7 @@ def create_objects(
     key = service.encryption_key(workspace_slug)
     with UnitOfWork(runtime.database) as uow:
         session = uow.session
-        workspace = service._workspace(session, actor, workspace_slug, action)
+        workspace = workspace_for(session, actor, workspace_slug, action)
         if hooks.before is not None:
             hooks.before(session, workspace)
         reference = service.workspace_ref(session, workspace)
@@ -146,7 +147,7 @@ def create_objects(
         if hooks.after is not None:
             hooks.after(session, workspace, results)
         for item, _ in fresh:
-            service._replicate(uow, item.object_id, workspace.id)
+            service.replicate_after_commit(uow, item.object_id, workspace.id)
         uow.commit()
         return results
 

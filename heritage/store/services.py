@@ -493,7 +493,7 @@ class PreservationService:
                     workspace_id=workspace.id,
                     details={"source": source.name, "versions": result.head},
                 )
-                self._replicate(uow, object_id, workspace.id)
+                self.replicate_after_commit(uow, object_id, workspace.id)
                 uow.commit()
                 return self._view(uow.session, workspace, row)
         except BaseException:
@@ -518,7 +518,7 @@ class PreservationService:
             }
             uow.session.delete(row)
             self.storage.purge(object_id)
-            self._replicate(uow, object_id, workspace.id)  # the replica lets it go too
+            self.replicate_after_commit(uow, object_id, workspace.id)  # the replica lets it go too
             self._event(
                 uow.session,
                 object_id,
@@ -678,11 +678,11 @@ class PreservationService:
             if hooks.after is not None:
                 hooks.after(session, workspace, indexed, result.version, result.changed)
             if result.changed:
-                self._replicate(uow, object_id, workspace.id)
+                self.replicate_after_commit(uow, object_id, workspace.id)
             uow.commit()
             return self._view(session, workspace, indexed)
 
-    def _replicate(self, uow: UnitOfWork, object_id: str, workspace_id: int) -> None:
+    def replicate_after_commit(self, uow: UnitOfWork, object_id: str, workspace_id: int) -> None:
         """Have the replica follow: a ``store.replicate`` job, queued once this commits."""
         if not self.runtime.settings.replica_root:
             return
