@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from heritage.store.models import EventOutcome, EventType, PreservationEvent
 from heritage.store.ocfl import Changes, CorruptObject, PathNotFound, StorageRoot, User
 from heritage.store.ocfl.validate import validate_storage_root
 from heritage.store.replica import ReplicationError
-from heritage.store.services import PreservationService
+from heritage.store.services import PreservationService, object_id_for
 from heritage.testing.damage import (
     add_workspace,
     content_path,
@@ -111,6 +112,27 @@ def test_each_version_is_copied_to_the_replica_after_commit(
     with runtime.database.session() as session:
         jobs = session.scalars(select(Job).where(Job.kind == REPLICATE_JOB)).all()
         assert [job.status for job in jobs] == [JobStatus.SUCCEEDED] * 2
+
+
+def test_objects_created_in_a_batch_are_replicated_too(runtime: Runtime) -> None:
+    from heritage.records.model import Record, Value
+    from heritage.records.services import NewRecord, RecordService
+
+    new = [
+        NewRecord(
+            Record(identifier=f"batch-{number}", title=[Value.text(f"Letter {number}", "en")]),
+            [],
+            str(uuid.uuid4()),
+        )
+        for number in range(3)
+    ]
+    RecordService(runtime).create_many(SYSTEM, "letters", new)
+    for item in new:
+        primary, replica = both(runtime, object_id_for(item.uuid))
+        assert tree(replica) == tree(primary)
+        replicated = events(runtime, object_id_for(item.uuid), EventType.REPLICATION)
+        assert [(e.version, e.outcome) for e in replicated] == [("v1", EventOutcome.SUCCESS)]
+    assert_valid_replica(runtime)
 
 
 def test_replication_is_idempotent_and_copies_only_what_is_lacking(runtime: Runtime) -> None:
