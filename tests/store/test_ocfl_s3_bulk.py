@@ -8,11 +8,16 @@ from typing import Any
 from heritage.store.ocfl import Changes, User
 from heritage.store.ocfl.bulk import NewObject
 from heritage.store.ocfl.s3 import S3StorageRoot
-from tests.store import test_ocfl_s3 as s3_tests
-from tests.store.test_ocfl_s3 import assert_valid, read_all
+from tests.store import s3_support
+from tests.store.s3_support import assert_valid, read_all
 
 # the S3 tests' fixtures: a SeaweedFS server, a fresh bucket and a storage root in it
-s3, bucket, make_root, root = s3_tests.s3, s3_tests.bucket, s3_tests.make_root, s3_tests.root
+s3, bucket, make_root, root = (
+    s3_support.s3,
+    s3_support.bucket,
+    s3_support.make_root,
+    s3_support.root,
+)
 
 ALICE = User("Alice", "mailto:alice@example.org")
 
