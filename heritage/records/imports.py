@@ -18,7 +18,6 @@ API and the pages (a ``records.import`` job run by a worker).
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import shutil
 import uuid
@@ -31,15 +30,15 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from heritage.accounts.identity import SYSTEM, Identity
+from heritage.accounts.identity import Identity
 from heritage.db.base import utcnow
 from heritage.errors import InvalidInput, NotFound, ServiceError
 from heritage.policy import require
 from heritage.records.formats import detect_format, open_reader
 from heritage.records.harvest import Harvester, HarvestError
+from heritage.records.import_media import LazyMedia, attach_media, changed_files
 from heritage.records.importers.base import SourceError, SourceRecord
-from heritage.records.media import MediaError, MediaFile, MediaSource
-from heritage.records.model import Record, Representation
+from heritage.records.media import MediaFile
 from heritage.records.models import (
     ImportStatus,
     ItemAction,
@@ -49,15 +48,11 @@ from heritage.records.models import (
 )
 from heritage.records.problems import Problem, Severity
 from heritage.records.services import (
-    MEDIA_FOLDER,
     NewRecord,
     RecordService,
     check_problems,
-    media_path,
 )
 from heritage.runtime import Runtime
-from heritage.store.ingest import media_type_for
-from heritage.store.models import StoredFile, StoredObject
 from heritage.workspaces.models import Workspace
 from heritage.workspaces.services import workspace_for, workspace_target
 
@@ -90,28 +85,6 @@ def _announced(harvester: Harvester | None) -> int | None:
     """How many records the source says it has: an OAI-PMH list's completeListSize.
     Files do not say, and are not read twice to count them."""
     return harvester.complete_list_size if harvester is not None else None
-
-
-class LazyMedia:
-    """Files named by the records, looked up beside the source file. The folder is
-    only listed once a record names a file: most XML sources name none."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self._source: MediaSource | None = None
-
-    def find(self, name: str) -> MediaFile | None:
-        if self._source is None:
-            self._source = MediaSource.open_folder(self.folder)
-        return self._source.find(name)
-
-
-def _sha256_of(opened: Any) -> str:
-    digest = hashlib.sha256()
-    with opened() as stream:
-        for block in iter(lambda: stream.read(1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass
@@ -614,7 +587,7 @@ class ImportService:
             )
             return finish(ItemAction.FAILED)
         seen.add(record.identifier)
-        record, found = self._attach_media(record, source.media, media, problems)
+        record, found = attach_media(record, source.media, media, problems)
         validation = check_problems(record)
         problems.extend(validation)
         streams: list[Any] = []
@@ -646,8 +619,8 @@ class ImportService:
                 )
                 return finish(ItemAction.CREATE, view.uuid)
             record_uuid, content_hash, deleted = existing
-            changed_files = self._changed_files(record_uuid, found)
-            if content_hash == record.content_hash() and not changed_files and not deleted:
+            files_to_store = changed_files(self.runtime, record_uuid, found)
+            if content_hash == record.content_hash() and not files_to_store and not deleted:
                 return finish(ItemAction.UNCHANGED, record_uuid)
             if deleted:
                 problems.append(
@@ -667,7 +640,7 @@ class ImportService:
                     record,
                     base_version=None,
                     message="Imported again: changed at the source",
-                    files=opened(changed_files),
+                    files=opened(files_to_store),
                     problems=validation,
                 )
             return finish(ItemAction.UPDATE, record_uuid)
@@ -724,168 +697,3 @@ class ImportService:
                 .where(Workspace.slug == slug, RecordRow.identifier == identifier)
             ).first()
             return None if found is None else (found[0], found[1], found[2])
-
-    def _attach_media(
-        self, record: Record, names: list[str], media: LazyMedia | None, problems: list[Problem]
-    ) -> tuple[Record, dict[str, MediaFile]]:
-        """Files the source names, found beside it, become stored representations."""
-        if not names or media is None:
-            return record, {}
-        files: dict[str, MediaFile] = {}
-        # Importers may already describe the named files as representations (by the name
-        # the source gives); they are replaced by the stored file once it is found.
-        named = set(names)
-        given = {item.file: item for item in record.representations if item.file in named}
-        representations = [item for item in record.representations if item.file not in named]
-        for name in names:
-            try:
-                found = media.find(name)
-            except MediaError as error:  # unsafe names are reported, never followed
-                problems.append(
-                    Problem.error(
-                        "import.media-refused",
-                        f"The media file '{name}' was refused: {error}",
-                        "Name files by a path inside the folder of the source file.",
-                        field="representations",
-                    )
-                )
-                continue
-            if found is None:
-                problems.append(
-                    Problem.warning(
-                        "import.media-missing",
-                        f"The media file '{name}' was not found beside the source file.",
-                        "Put the file in the same folder as the source (or a subfolder), "
-                        "with exactly this name, and import again.",
-                        field="representations",
-                    )
-                )
-                continue
-            try:
-                path = media_path(found.name)
-            except InvalidInput as error:
-                problems.append(
-                    Problem.error(
-                        "import.media-refused",
-                        f"The media file '{name}' cannot be stored: {error.detail}",
-                        "Rename the file.",
-                        field="representations",
-                    )
-                )
-                continue
-            files[path[len(MEDIA_FOLDER) :]] = found
-            if not any(item.file == path for item in representations):
-                has_primary = any(item.role == "primary" for item in representations)
-                described = given.get(name)
-                if described is not None:
-                    representations.append(
-                        described.model_copy(
-                            update={
-                                "file": path,
-                                "media_type": described.media_type or media_type_for(path),
-                            }
-                        )
-                    )
-                    continue
-                representations.append(
-                    Representation(
-                        file=path,
-                        role="view" if has_primary else "primary",
-                        media_type=media_type_for(path),
-                    )
-                )
-        return record.model_copy(update={"representations": representations}), files
-
-    def _changed_files(self, record_uuid: str, files: dict[str, MediaFile]) -> dict[str, MediaFile]:
-        """The named files whose content differs from what the record stores now."""
-        if not files:
-            return {}
-        with self.runtime.database.session() as session:
-            stored = dict(
-                session.execute(
-                    select(StoredFile.logical_path, StoredFile.sha256)
-                    .join(StoredObject, StoredObject.id == StoredFile.object_pk)
-                    .where(StoredObject.uuid == record_uuid)
-                ).all()
-            )
-        return {
-            name: found
-            for name, found in files.items()
-            if stored.get(MEDIA_FOLDER + name) != _sha256_of(found.open)
-        }
-
-
-def repeat_scheduled_harvests(runtime: Runtime) -> list[str]:
-    """Start the next incremental harvest of every harvest source on a schedule (the latest
-    harvest of each endpoint, prefix and set decides), as the user who scheduled it."""
-    from heritage.accounts.models import User
-    from heritage.accounts.services import identity_of
-
-    with runtime.database.session() as session:
-        rows = list(
-            session.scalars(
-                select(RecordImport)
-                .where(RecordImport.format == HARVEST_FORMAT, RecordImport.dry_run.is_(False))
-                .order_by(RecordImport.created_at.desc())
-            )
-        )
-        latest: dict[tuple[int, str, str, str | None], RecordImport] = {}
-        for row in rows:
-            harvest = row.options.get("harvest") or {}
-            key = (row.workspace_id, row.source, harvest.get("prefix"), harvest.get("set"))
-            latest.setdefault(key, row)  # type: ignore[arg-type]
-        due = [
-            (row, session.get(User, row.created_by) if row.created_by else None)
-            for row in latest.values()
-            if (row.options.get("harvest") or {}).get("schedule")
-            and row.status is not ImportStatus.RUNNING
-        ]
-        plans = [
-            (
-                identity_of(user, "schedule") if user is not None else SYSTEM,
-                ImportService._slug(session, row.workspace_id),
-                row.source,
-                row.options["harvest"],
-            )
-            for row, user in due
-        ]
-    service = ImportService(runtime)
-    started = []
-    for actor, slug, url, harvest in plans:
-        try:
-            row = service.create_harvest(
-                actor,
-                slug,
-                url,
-                prefix=harvest["prefix"],
-                set_spec=harvest.get("set"),
-                schedule=harvest.get("schedule"),
-            )
-            service.enqueue(actor, row.id)
-            started.append(row.id)
-        except ServiceError as error:  # e.g. the user lost the role: skip, say why
-            log.warning("scheduled harvest not started", url=url, workspace=slug, error=str(error))
-    return started
-
-
-def run_import_job(runtime: Runtime, params: dict[str, Any], progress: Callable[..., None]) -> Any:
-    """The body of a ``records.import`` job: the import runs as the user who started it."""
-    from heritage.accounts.models import User
-    from heritage.accounts.services import identity_of
-
-    actor = SYSTEM
-    user_id = params.get("user_id")
-    if user_id is not None:
-        with runtime.database.session() as session:
-            user = session.get(User, user_id)
-            if user is None:
-                raise NotFound("the user who started this import no longer exists")
-            actor = identity_of(user, "job")
-    service = ImportService(runtime)
-
-    def report(position: int, total: int | None, where: str) -> None:
-        fraction = position / total if total else 0.0
-        progress(min(fraction, 0.99), f"{position} records read ({where})")
-
-    outcome = service.run(actor, params["import_id"], report)
-    return {"counts": outcome.counts, "error": outcome.error}

@@ -103,7 +103,7 @@ def test_an_endpoint_error_is_reported_and_keeps_what_was_harvested(
 def test_scheduled_harvests_start_again_incrementally(
     heritage_runtime: Runtime, repository: Repository
 ) -> None:
-    from heritage.records.imports import repeat_scheduled_harvests
+    from heritage.records.jobs import repeat_scheduled_harvests
 
     build_world(heritage_runtime)
     service = ImportService(heritage_runtime)
