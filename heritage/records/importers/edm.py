@@ -5,7 +5,9 @@ descriptive fields, the ``ore:Aggregation`` pointing at it the rights,
 providers, landing page and the web resources (``edm:WebResource``) shown, and
 the contextual entities (agents, places, time spans, concepts) the values link
 to. Europeana-internal records describe the object in ``ore:Proxy`` elements;
-the provider's proxy is read, Europeana's own enrichment proxy is not.
+the provider's proxy is read, Europeana's own enrichment proxy is not. The same
+graph written by generic RDF tools (``rdf:Description`` with ``rdf:type``, nested
+descriptions, property attributes, ``xml:base``) is read too (:mod:`.rdfxml`).
 
 Properties the model has no field for are kept in ``Record.other`` under their
 prefixed name; only what the model cannot hold at all (web resource and entity
@@ -24,7 +26,7 @@ from lxml import etree
 from pydantic import ValidationError
 
 from heritage.records.fields import EDM_TYPES, FIELDS_BY_PROPERTY, PREFIXES
-from heritage.records.importers import xmlsafe
+from heritage.records.importers import rdfxml, xmlsafe
 from heritage.records.importers.base import SourceError, SourceRecord, register
 from heritage.records.importers.dublincore import (
     build_record,
@@ -322,7 +324,9 @@ def _merge(first: Entity, second: Entity) -> Entity:
 
 
 def map_rdf(element: etree._Element, location: str) -> SourceRecord:
-    """Map one ``rdf:RDF`` element to a record."""
+    """Map one ``rdf:RDF`` element to a record (in any RDF/XML abbreviation: it is first
+    rewritten into EDM's typed, top-level form by :func:`rdfxml.normalise`)."""
+    rdfxml.normalise(element)
     state = _Mapping(element, location)
     problems = state.problems
     chos: list[etree._Element] = []
