@@ -35,10 +35,11 @@ from pydantic import (
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from heritage.accounts.identity import SYSTEM, Identity
+from heritage.accounts.identity import Identity
 from heritage.audit.services import record as audit
 from heritage.db.base import utcnow
 from heritage.errors import Conflict, InvalidInput, NotFound, ServiceError
+from heritage.jobs.actors import job_actor
 from heritage.policy import require
 from heritage.records.batch_models import (
     BatchOutcome,
@@ -729,17 +730,7 @@ class BatchService:
 
 def run_batch_job(runtime: Runtime, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """The body of a ``records.batch`` job: it runs as the user who started the batch."""
-    from heritage.accounts.models import User
-    from heritage.accounts.services import identity_of
-
-    actor = SYSTEM
-    user_id = params.get("user_id")
-    if user_id is not None:
-        with runtime.database.session() as session:
-            user = session.get(User, user_id)
-            if user is None:
-                raise NotFound("the user who started this batch no longer exists")
-            actor = identity_of(user, "job")
+    actor = job_actor(runtime, params, "batch")
     service = BatchService(runtime)
     if params.get("mode") == "revert":
         view = service.run_revert(actor, params["batch_id"], progress)

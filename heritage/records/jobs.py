@@ -10,7 +10,8 @@ import structlog
 from sqlalchemy import select
 
 from heritage.accounts.identity import SYSTEM
-from heritage.errors import NotFound, ServiceError
+from heritage.errors import ServiceError
+from heritage.jobs.actors import job_actor
 from heritage.jobs.registry import DAILY, JobContext, job_kind
 from heritage.records.imports import (
     HARVEST_FORMAT,
@@ -99,17 +100,7 @@ def repeat_scheduled_harvests(runtime: Runtime) -> list[str]:
 
 def run_import_job(runtime: Runtime, params: dict[str, Any], progress: Callable[..., None]) -> Any:
     """The body of a ``records.import`` job: the import runs as the user who started it."""
-    from heritage.accounts.models import User
-    from heritage.accounts.services import identity_of
-
-    actor = SYSTEM
-    user_id = params.get("user_id")
-    if user_id is not None:
-        with runtime.database.session() as session:
-            user = session.get(User, user_id)
-            if user is None:
-                raise NotFound("the user who started this import no longer exists")
-            actor = identity_of(user, "job")
+    actor = job_actor(runtime, params, "import")
     service = ImportService(runtime)
 
     def report(position: int, total: int | None, where: str) -> None:
