@@ -24,6 +24,7 @@ from heritage.store.crypto import LocalMasterKey
 from heritage.store.description import DESCRIPTION_PATH
 from heritage.store.keyring import rotate_master_key
 from heritage.store.models import WorkspaceKey
+from heritage.store.ocfl.store import STAGING_EXTENSION
 from heritage.store.services import PreservationService
 from heritage.testing.plugin import TEST_SECRET_KEY
 from heritage.testing.world import build_world
@@ -74,13 +75,19 @@ def runtime(heritage_runtime: Runtime) -> Runtime:
 
 
 def stored_files(settings: Settings) -> dict[str, str]:
-    """SHA-512 of every file of the storage root but the staging extension's."""
+    """SHA-512 of every file of the storage root but the staging extension's.
+
+    The staging extension is pruned from the walk, not filtered after it: its
+    work directories are deleted by a background thread and may vanish mid-walk.
+    """
     root = settings.resolved_storage_root
-    return {
-        str(path.relative_to(root)): hashlib.sha512(path.read_bytes()).hexdigest()
-        for path in root.rglob("*")
-        if path.is_file() and "heritage-staging" not in path.parts
-    }
+    found = {}
+    for directory, dirnames, filenames in os.walk(root):
+        dirnames[:] = [name for name in dirnames if name != STAGING_EXTENSION]
+        for name in filenames:
+            path = Path(directory, name)
+            found[str(path.relative_to(root))] = hashlib.sha512(path.read_bytes()).hexdigest()
+    return found
 
 
 def plaintexts(settings: Settings) -> dict[tuple[str, str], bytes]:
