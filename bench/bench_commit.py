@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -80,6 +81,13 @@ def main() -> int:
     base = Path(
         tempfile.mkdtemp(prefix="heritage-bench-commit-", dir=os.environ.get("HERITAGE_BENCH_DIR"))
     )
+    try:
+        return measure(base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def measure(base: Path) -> int:
     settings = load_settings(
         _env_file=None, data_dir=base / "data", queue="immediate", password_memory_kib=1024
     )
