@@ -38,6 +38,7 @@ from heritage.records.formats import detect_format, open_reader
 from heritage.records.harvest import Harvester, HarvestError
 from heritage.records.import_media import LazyMedia, attach_media, changed_files
 from heritage.records.importers.base import SourceError, SourceRecord
+from heritage.records.importers.estimate import estimate_records
 from heritage.records.media import MediaFile
 from heritage.records.models import (
     ImportStatus,
@@ -83,7 +84,7 @@ def _count(counts: dict[str, int], key: str) -> None:
 
 def _announced(harvester: Harvester | None) -> int | None:
     """How many records the source says it has: an OAI-PMH list's completeListSize.
-    Files do not say, and are not read twice to count them."""
+    Files do not say; their count is estimated (``importers.estimate``)."""
     return harvester.complete_list_size if harvester is not None else None
 
 
@@ -403,8 +404,20 @@ class ImportService:
                 path = Path(source)
                 records = open_reader(format, path, options.get("mapping"))
                 media = LazyMedia(path.parent)
+                # only for the progress bar: the readers stream and do not know the total
+                total = estimate_records(format, path) if progress is not None else None
                 self._consume(
-                    actor, import_id, slug, records, start, 1, outcome, dry_run, media, progress
+                    actor,
+                    import_id,
+                    slug,
+                    records,
+                    start,
+                    1,
+                    outcome,
+                    dry_run,
+                    media,
+                    progress,
+                    total=total,
                 )
         except (SourceError, HarvestError) as error:
             outcome.error = str(error)
@@ -442,8 +455,13 @@ class ImportService:
         media: LazyMedia | None,
         progress: Progress | None,
         harvester: Harvester | None = None,
+        total: int | None = None,
     ) -> None:
-        """Handle the records after the first ``skip`` ones, numbering them from ``first``."""
+        """Handle the records after the first ``skip`` ones, numbering them from ``first``.
+
+        ``progress`` hears the position after each chunk, with the total the source
+        announces (an OAI-PMH list's size) or ``total``, an estimate for a file.
+        """
         pending: list[RecordImportItem] = []
         creates = _Creates(import_id, slug)
         position = checkpointed = first - 1 + skip
@@ -470,7 +488,8 @@ class ImportService:
                 self._checkpoint(import_id, pending, position, outcome, harvester)
                 pending, checkpointed = [], position
                 if progress is not None:
-                    progress(position, _announced(harvester), chunk[-1].location)
+                    expected = _announced(harvester) or total
+                    progress(position, expected and max(expected, position), chunk[-1].location)
         finally:
             # What was handled before an error is reported, and a rerun resumes after it.
             # Records not handled to the end (the one whose handling failed, new ones of a
@@ -486,7 +505,7 @@ class ImportService:
                 # the harvester is past these records: its token would skip the rest
                 self._checkpoint(import_id, done, end, outcome)
         if progress is not None:
-            progress(position, _announced(harvester), "done")
+            progress(position, position if total else _announced(harvester), "done")
 
     def _store_creates(self, actor: Identity, creates: _Creates) -> None:
         """Store the new records waiting in ``creates`` as one batch. When the batch is

@@ -105,7 +105,8 @@ def run_import_job(runtime: Runtime, params: dict[str, Any], progress: Callable[
 
     def report(position: int, total: int | None, where: str) -> None:
         fraction = position / total if total else 0.0
-        progress(min(fraction, 0.99), f"{position} records read ({where})")
+        read = f"{position} of about {total}" if total else str(position)
+        progress(min(fraction, 0.99), f"{read} records read ({where})")
 
     outcome = service.run(actor, params["import_id"], report)
     return {"counts": outcome.counts, "error": outcome.error}
