@@ -67,3 +67,63 @@ def test_create_a_record_with_two_title_languages(admin_page, live_server) -> No
     if os.environ.get("HERITAGE_UPDATE_SCREENSHOTS") == "1":
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         SCREENSHOT.write_bytes(image)
+
+
+def test_entities_added_on_the_form_show_the_fields_of_their_kind(admin_page, live_server) -> None:
+    page = admin_page
+    errors: list[str] = []
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+    page.goto(f"/workspaces/{live_server.workspace}/records/new")
+    page.get_by_label("Record identifier").fill(f"portrait-{uuid.uuid4().hex[:6]}")
+    page.get_by_role("group", name=re.compile(r"^Title")).get_by_label("Text (Title)").first.fill(
+        "Portrait"
+    )
+    creator = page.get_by_role("group", name=re.compile(r"^Creator"))
+    creator.get_by_label("Link (URI) (Creator)").first.fill("#painter")
+
+    # the first entity in the block the page always offers
+    page.get_by_text("Add a linked entity").click()
+    first = page.locator("details.add-block [data-entity]").first
+    first.get_by_label("Entity URI").fill("#painter")
+    first.get_by_role("group", name="Preferred name").get_by_label("Text (Preferred name)").fill(
+        "Judith Leyster"
+    )
+    expect(first.get_by_label("Begin (born, founded, from)")).to_be_visible()
+    expect(first.get_by_label("Latitude")).to_be_hidden()  # agents have no coordinates
+    first.get_by_label("Begin (born, founded, from)").fill("1609")
+
+    # a second one added by the script, a place: its coordinates show, dates hide
+    page.get_by_role("button", name="Add another linked entity").click()
+    second = page.locator("[data-blocks] [data-entity]").last
+    second.get_by_label("Kind").select_option("place")
+    expect(second.get_by_label("Latitude")).to_be_visible()
+    expect(second.get_by_label("Begin (born, founded, from)")).to_be_hidden()
+    second.get_by_label("Entity URI").fill("https://sws.geonames.org/2759794/")
+    names = second.get_by_role("group", name="Preferred name")
+    names.get_by_label("Text (Preferred name)").fill("Haarlem")
+    names.get_by_role("button", name="Add a value (Preferred name)").click()
+    names.get_by_label("Text (Preferred name)").nth(1).fill("Harlem")
+    names.get_by_label("Language (Preferred name)").nth(1).fill("fr")
+    second.get_by_label("Latitude").fill("52.38")
+    second.get_by_label("Longitude").fill("4.64")
+    page.get_by_role("button", name="Create record").click()
+
+    expect(page).to_have_url(re.compile(r"/records/[0-9a-f-]{36}\?notice=created$"))
+    entities = page.get_by_role("region", name="Linked entities")
+    expect(entities).to_contain_text("Judith Leyster")
+    expect(entities).to_contain_text("Haarlem")
+    expect(page.get_by_role("main").locator(".value").first).to_be_visible()
+    assert not errors, errors
+
+    page.get_by_role("link", name="Edit").first.click()
+    uris = page.locator("[data-blocks] [data-entity]").get_by_label("Entity URI")
+    expect(uris).to_have_count(2)
+    assert {uris.nth(0).input_value(), uris.nth(1).input_value()} == {
+        "#painter",
+        "https://sws.geonames.org/2759794/",
+    }
+    if os.environ.get("HERITAGE_UPDATE_SCREENSHOTS") == "1":
+        section = page.get_by_role("region", name="Linked entities")
+        section.screenshot(path=str(ROOT / "docs" / "screenshots" / "record-entities.png"))

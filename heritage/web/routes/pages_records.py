@@ -12,15 +12,12 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from heritage.accounts.identity import Identity
 from heritage.errors import Conflict, InvalidInput, NotFound
 from heritage.records.fields import EDM_TYPES, FIELDS, ValueKind
-from heritage.records.model import Record, Value
 from heritage.records.models import RecordStatus
 from heritage.records.rights import RIGHTS_CHOICES
 from heritage.records.services import MEDIA_FOLDER, RecordService, RecordView
@@ -31,6 +28,17 @@ from heritage.web.downloads import file_response
 from heritage.web.forms import field_errors
 from heritage.web.i18n import N_
 from heritage.web.i18n import gettext as _
+from heritage.web.record_form import (
+    ENTITY_TYPES,
+    OTHER_RIGHTS,
+    ROLES,
+    entity_values,
+    form_from_post,
+    form_from_record,
+    fresh_key,
+    record_from_form,
+    representation_values,
+)
 from heritage.web.routes.api_imports import receive_upload
 from heritage.web.routes.pages_workspaces import _workspace_context
 from heritage.web.templating import render
@@ -41,7 +49,6 @@ PAGE_SIZE = 50
 # Files sent through the page's form (one request, no resuming); larger ones go through
 # the resumable upload page.
 SMALL_FILE_BYTES = 100 * 1024 * 1024
-OTHER_RIGHTS = "other"
 VERSION_PATTERN = r"^v\d{1,9}$"
 VersionQuery = Annotated[str | None, Query(pattern=VERSION_PATTERN, max_length=10)]
 ACTIONS = ("records.create", "records.update", "records.delete", "records.import")
@@ -99,6 +106,10 @@ assert {status.value for status in RecordStatus} <= set(STATUS_LABELS)
 
 
 def label_of(name: str) -> str:
+    if name.startswith("entity-"):
+        return _("Linked entity")
+    if name.startswith("rep-"):
+        return _("Representation")
     for spec in FIELDS:
         if spec.name == name:
             return _(spec.label)
@@ -387,121 +398,6 @@ def remove_file(
 # -- the edit and create forms -----------------------------------------------------------------
 
 
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _texts(form: FormData, name: str) -> list[str]:
-    return [value if isinstance(value, str) else "" for value in form.getlist(name)]
-
-
-def form_from_record(record: Record | None, base_version: str | None) -> dict[str, Any]:
-    """The form's values for a record (empty for a new one)."""
-    uris = {uri for _label, uri in RIGHTS_CHOICES}
-    rights = record.rights if record else None
-    rows: dict[str, list[dict[str, str]]] = {}
-    for spec in FIELDS:
-        values = record.values(spec.name) if record else []
-        rows[spec.name] = [
-            {"value": item.value, "lang": item.lang or "", "ref": item.ref or ""} for item in values
-        ]
-    return {
-        "identifier": record.identifier if record else "",
-        "edm_type": (record.edm_type or "") if record else "",
-        "rights_choice": rights if rights in uris else (OTHER_RIGHTS if rights else ""),
-        "rights_other": rights if rights and rights not in uris else "",
-        "is_shown_at": (record.is_shown_at or "") if record else "",
-        "preview": (record.preview or "") if record else "",
-        "message": "",
-        "base_version": base_version or "",
-        "fields": rows,
-    }
-
-
-def form_from_post(form: FormData) -> dict[str, Any]:
-    """The values as typed, kept whatever happens so a failed save loses nothing."""
-    rows: dict[str, list[dict[str, str]]] = {}
-    for spec in FIELDS:
-        values = _texts(form, f"{spec.name}.value")
-        langs = _texts(form, f"{spec.name}.lang")
-        refs = _texts(form, f"{spec.name}.ref")
-        items = []
-        for index in range(max(len(values), len(langs), len(refs))):
-            item = {
-                "value": values[index] if index < len(values) else "",
-                "lang": (langs[index] if index < len(langs) else "").strip(),
-                "ref": (refs[index] if index < len(refs) else "").strip(),
-            }
-            if item["value"].strip() or item["ref"]:
-                items.append(item)
-        rows[spec.name] = items
-    return {
-        "identifier": _text(form, "identifier"),
-        "edm_type": _text(form, "edm_type"),
-        "rights_choice": _text(form, "rights_choice"),
-        "rights_other": _text(form, "rights_other"),
-        "is_shown_at": _text(form, "is_shown_at"),
-        "preview": _text(form, "preview"),
-        "message": _text(form, "message")[:2000],
-        "base_version": _text(form, "base_version"),
-        "fields": rows,
-    }
-
-
-def _reason(error: dict[str, Any]) -> str:
-    return str(error.get("msg", "")).removeprefix("Value error, ")
-
-
-def record_from_form(
-    values: dict[str, Any], current: Record | None
-) -> tuple[Record | None, dict[str, str]]:
-    """The record the form describes, or the errors per field. Representations,
-    entities and other properties are not on the form: they stay as they are."""
-    errors: dict[str, str] = {}
-    data: dict[str, Any] = {}
-    for spec in FIELDS:
-        items = []
-        for row in values["fields"][spec.name]:
-            try:
-                items.append(
-                    Value(value=row["value"], lang=row["lang"] or None, ref=row["ref"] or None)
-                )
-            except ValidationError as error:
-                errors.setdefault(spec.name, "; ".join(_reason(e) for e in error.errors()))
-        data[spec.name] = items
-    if not values["identifier"]:
-        errors["identifier"] = _("Give the record an identifier, unique in this workspace.")
-    choice = values["rights_choice"]
-    if choice == OTHER_RIGHTS:
-        rights = values["rights_other"] or None
-        if rights is None:
-            errors["rights"] = _("Type the rights URI, or choose one from the list.")
-    else:
-        rights = choice or None
-    data.update(
-        identifier=values["identifier"],
-        edm_type=values["edm_type"] or None,
-        rights=rights,
-        is_shown_at=values["is_shown_at"] or None,
-        preview=values["preview"] or None,
-    )
-    if current is not None:
-        data.update(
-            representations=current.representations,
-            entities=current.entities,
-            other=current.other,
-        )
-    try:
-        record = Record.model_validate(data)
-    except ValidationError as error:
-        for item in error.errors():
-            name = str(item["loc"][0]) if item["loc"] else "form"
-            errors.setdefault(name, _reason(item))
-        return None, errors
-    return (None, errors) if errors else (record, errors)
-
-
 def _edit_page(
     request: Request,
     runtime: Runtime,
@@ -526,6 +422,13 @@ def _edit_page(
         other_rights=OTHER_RIGHTS,
         languages=LANGUAGES,
         text_kinds=(ValueKind.TEXT,),
+        entity_types=ENTITY_TYPES,
+        roles=ROLES,
+        new_entity=entity_values(None, "__E__"),
+        new_representation=representation_values(None, "__E__"),
+        fresh_entity=entity_values(None, fresh_key(values["entities"])),
+        fresh_representation=representation_values(None, fresh_key(values["representations"])),
+        entity_list="entity-ids",
         action=(f"/records/{view.uuid}/edit" if view else f"/workspaces/{slug}/records/new"),
     )
     return render(request, "records/edit.html", context, status_code=status_code)

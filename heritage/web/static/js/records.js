@@ -1,5 +1,7 @@
-// Records pages: add and remove value rows on the record form. Without JavaScript the
-// form still works: it always offers one empty row per field, so a save adds one value.
+// Records pages: add and remove value rows, add entity and representation blocks, and
+// show an entity's fields for its kind. Without JavaScript the form still works: it
+// always offers one empty row per field and one empty block per section, and shows
+// every entity field.
 (function () {
   "use strict";
 
@@ -36,11 +38,68 @@
     }
   }
 
+  // Replace a template's placeholder key in every attribute that names an input or
+  // points at one, nested row templates included.
+  var NAMING = ["id", "for", "name", "aria-describedby"];
+
+  function rename(root, placeholder, key) {
+    root.querySelectorAll("*").forEach(function (node) {
+      NAMING.forEach(function (attribute) {
+        var value = node.getAttribute(attribute);
+        if (value && value.indexOf(placeholder) !== -1) {
+          node.setAttribute(attribute, value.split(placeholder).join(key));
+        }
+      });
+      if (node.tagName === "TEMPLATE") rename(node.content, placeholder, key);
+    });
+  }
+
+  function showKinds(block) {
+    var select = block.querySelector("[data-entity-type]");
+    if (!select) return;
+    block.querySelectorAll("[data-for-kinds]").forEach(function (part) {
+      var kinds = part.getAttribute("data-for-kinds").split(" ");
+      part.hidden = kinds.indexOf(select.value) === -1;
+    });
+  }
+
+  function addBlock(list) {
+    var template = list.querySelector("template[data-block-template]");
+    var blocks = list.querySelector("[data-blocks]");
+    if (!template || !blocks) return;
+    var copy = template.content.cloneNode(true);
+    counter += 1;
+    // unlike any key the server gave (numbers, "newN") or an earlier page had
+    var key = "js" + Date.now().toString(36) + counter;
+    rename(copy, "__E__", key);
+    copy.querySelectorAll("[data-add-row]").forEach(function (button) {
+      button.hidden = false;
+    });
+    blocks.appendChild(copy);
+    var block = blocks.lastElementChild;
+    showKinds(block);
+    var first = block.querySelector("input:not([type=hidden]), select, textarea");
+    if (first) first.focus();
+  }
+
   function setup() {
-    document.querySelectorAll("[data-add-row], [data-remove-row]").forEach(function (button) {
-      if (!button.closest("template")) button.hidden = false;
+    document.querySelectorAll("[data-add-row], [data-remove-row], [data-add-block]").forEach(
+      function (button) {
+        if (!button.closest("template")) button.hidden = false;
+      }
+    );
+    document.querySelectorAll("[data-entity]").forEach(showKinds);
+    document.addEventListener("change", function (event) {
+      if (event.target.matches("[data-entity-type]")) {
+        showKinds(event.target.closest("[data-entity]"));
+      }
     });
     document.addEventListener("click", function (event) {
+      var block = event.target.closest("[data-add-block]");
+      if (block) {
+        addBlock(block.closest("[data-block-list]"));
+        return;
+      }
       var add = event.target.closest("[data-add-row]");
       if (add) {
         addRow(add.closest("[data-field]"));
