@@ -143,3 +143,65 @@ def test_deep_nesting_is_bounded(tmp_path: Path) -> None:
     result = one(write(tmp_path, body))
     assert result.record is not None, result.problems
     assert [value.ref for value in result.record.subject] == ["https://vocab.example/top"]
+
+
+BLANK_NODES = """
+<edm:ProvidedCHO rdf:about="https://museum.example/objects/2">
+  <dc:title xml:lang="en">A harbour</dc:title>
+  <dc:creator>
+    <edm:Agent><skos:prefLabel xml:lang="nl">Jan van Goyen</skos:prefLabel></edm:Agent>
+  </dc:creator>
+  <dcterms:spatial>
+    <edm:Place><skos:prefLabel xml:lang="nl">Dordrecht</skos:prefLabel></edm:Place>
+  </dcterms:spatial>
+  <dc:subject rdf:parseType="Resource">
+    <skos:prefLabel xml:lang="en">ships</skos:prefLabel>
+  </dc:subject>
+  <dc:subject rdf:resource="http://vocab.getty.edu/aat/300008626"/>
+  <edm:type>IMAGE</edm:type>
+</edm:ProvidedCHO>
+<ore:Aggregation rdf:about="https://museum.example/objects/2#aggregation">
+  <edm:aggregatedCHO rdf:resource="https://museum.example/objects/2"/>
+  <edm:dataProvider>Museum Alpha</edm:dataProvider>
+  <edm:provider>Heritage Cloud</edm:provider>
+  <edm:isShownAt rdf:resource="https://museum.example/objects/2.html"/>
+  <edm:rights rdf:resource="http://creativecommons.org/publicdomain/zero/1.0/"/>
+</ore:Aggregation>
+"""
+
+
+def test_blank_nodes_linked_by_node_id_import_as_nested_ones(tmp_path: Path) -> None:
+    """rdflib's flat form writes each blank node on its own, linked by rdf:nodeID."""
+    nested = write(tmp_path, BLANK_NODES)
+    original = one(nested)
+    assert original.record is not None, original.problems
+    assert original.record.creator == [Value.text("Jan van Goyen", "nl")]
+    graph = rdflib.Graph()
+    graph.parse(nested, format="xml")
+    flat = tmp_path / "flat.xml"
+    flat.write_bytes(graph.serialize(format="xml", encoding="utf-8"))
+    assert flat.read_bytes().count(b"rdf:nodeID=") >= 6  # three nodes, each used once
+    result = one(flat)
+    assert result.record is not None, result.problems
+    assert comparable(result.record, flat) == comparable(original.record, nested)
+    # the blank nodes became labels: no entity without a URI, nothing reported about them
+    assert not result.record.entities
+    assert [problem.message for problem in result.problems] == [
+        problem.message for problem in original.problems
+    ]
+
+
+def test_a_node_id_link_to_a_node_without_a_label_is_left_for_the_mapper(
+    tmp_path: Path,
+) -> None:
+    start = BLANK_NODES.index("  <dc:creator>")
+    end = BLANK_NODES.index("</dc:creator>") + len("</dc:creator>")
+    body = (
+        BLANK_NODES[:start]
+        + '  <dc:creator rdf:nodeID="nobody"/>'
+        + BLANK_NODES[end:]
+        + '<edm:Agent rdf:nodeID="nobody"><edm:begin>1596</edm:begin></edm:Agent>\n'
+    )
+    result = one(write(tmp_path, body))
+    assert result.record is not None, result.problems
+    assert result.record.creator == []  # nothing to show for it, and no crash

@@ -20,11 +20,13 @@ platforms) write the same graph otherwise, and EDM reaches us from them too.
   ``xml:base`` where the document declares one (else they stay relative, as EDM
   files often write them);
 * a literal takes the ``xml:lang`` in scope, which RDF/XML inherits from the
-  enclosing elements.
+  enclosing elements;
+* a property linking to a blank node by ``rdf:nodeID`` (how flat serialisers write
+  blank nodes) gets that node's label as text, as if the node were nested, and a
+  blank node so used for labels only is removed.
 
-What RDF/XML allows beyond this (``rdf:nodeID`` links between blank nodes,
-collections, reification) has no place in EDM records and is left as it is: the
-mapper then reports what it did not keep.
+What RDF/XML allows beyond this (collections, reification) has no place in EDM
+records and is left as it is: the mapper then reports what it did not keep.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ TYPE = f"{{{RDF}}}type"
 ABOUT = f"{{{RDF}}}about"
 ID = f"{{{RDF}}}ID"
 RESOURCE = f"{{{RDF}}}resource"
+NODE_ID = f"{{{RDF}}}nodeID"
 PARSE_TYPE = f"{{{RDF}}}parseType"
 XML_BASE = f"{{{XML}}}base"
 XML_LANG = f"{{{XML}}}lang"
@@ -72,6 +75,17 @@ _LABELS = (
     f"{{{RDFS}}}label",
     f"{{{RDF}}}value",
 )
+# the classes a record is made of: a blank node of one of these stays where it is
+_CORE_CLASSES = tuple(
+    f"{{{PREFIXES[prefix]}}}{name}"
+    for prefix, name in (
+        ("edm", "ProvidedCHO"),
+        ("ore", "Aggregation"),
+        ("ore", "Proxy"),
+        ("edm", "WebResource"),
+        ("edm", "EuropeanaAggregation"),
+    )
+)
 # nodes moved up per record at most: a bound on what a hostile file can make us do
 MAX_NODES = 10_000
 
@@ -79,6 +93,8 @@ MAX_NODES = 10_000
 def normalise(rdf: etree._Element) -> None:
     """Rewrite the ``rdf:RDF`` element ``rdf`` into typed, top-level node elements."""
     queue = [child for child in rdf if isinstance(child.tag, str)]
+    blank = _blank_nodes(queue)
+    labelled: set[str] = set()
     handled = 0
     while queue and handled < MAX_NODES:
         node = queue.pop(0)
@@ -87,16 +103,48 @@ def normalise(rdf: etree._Element) -> None:
         also = _take_types(node)
         _attributes_to_properties(node)
         for prop in node:
-            if isinstance(prop.tag, str):
-                moved = _flatten_property(rdf, prop)
-                if moved is not None:
-                    queue.append(moved)
+            if not isinstance(prop.tag, str):
+                continue
+            if prop.get(NODE_ID) is not None:
+                _label_from_node_id(prop, blank, labelled)
+                continue
+            moved = _flatten_property(rdf, prop)
+            if moved is not None:
+                queue.append(moved)
         # a resource of two classes (an aggregation that is also a web resource) is
         # described once per class, as the mapper reads one class per element
         for tag in also:
             twin = copy.deepcopy(node)
             twin.tag = tag
             rdf.append(twin)
+    for node_id in labelled:
+        node = blank[node_id]
+        if node.tag not in _CORE_CLASSES and node.getparent() is rdf:
+            rdf.remove(node)  # its label now stands where it was used
+
+
+def _blank_nodes(nodes: list[etree._Element]) -> dict[str, etree._Element]:
+    """The top-level nodes named by ``rdf:nodeID`` (and by no URI), by their node id."""
+    return {
+        node.get(NODE_ID, ""): node
+        for node in nodes
+        if node.get(NODE_ID) and node.get(ABOUT) is None and node.get(ID) is None
+    }
+
+
+def _label_from_node_id(
+    prop: etree._Element, blank: dict[str, etree._Element], labelled: set[str]
+) -> None:
+    """``<dc:creator rdf:nodeID="b1"/>`` takes the label of the node ``b1`` as its text,
+    as a nested blank node gives it; without a label the link is left as written."""
+    node = blank.get(prop.get(NODE_ID, ""))
+    if node is None:
+        return
+    _take_types(node)
+    _attributes_to_properties(node)
+    if _to_label(prop, node):
+        del prop.attrib[NODE_ID]
+        labelled.add(node.get(NODE_ID, ""))
 
 
 def _in_scope(element: etree._Element, attribute: str) -> str | None:
@@ -223,12 +271,13 @@ def _inherit_language(prop: etree._Element) -> None:
         prop.set(XML_LANG, lang)
 
 
-def _to_label(prop: etree._Element, node: etree._Element) -> None:
-    """Replace ``prop``'s content by the first label ``node`` gives (with its language)."""
+def _to_label(prop: etree._Element, node: etree._Element) -> bool:
+    """Replace ``prop``'s content by the first label ``node`` gives (with its language);
+    whether it had one."""
     labels = (child for name in _LABELS for child in node.iterchildren(name))
     label = next((child for child in labels if (child.text or "").strip()), None)
     if label is None:
-        return
+        return False
     text, lang = label.text, label.get(XML_LANG)
     for child in list(prop):
         prop.remove(child)
@@ -237,3 +286,4 @@ def _to_label(prop: etree._Element, node: etree._Element) -> None:
     prop.text = text
     if lang:
         prop.set(XML_LANG, lang)
+    return True
