@@ -31,7 +31,6 @@ from heritage.web.i18n import gettext as _
 from heritage.web.record_form import (
     ENTITY_TYPES,
     OTHER_RIGHTS,
-    ROLES,
     entity_values,
     form_from_post,
     form_from_record,
@@ -423,7 +422,6 @@ def _edit_page(
         languages=LANGUAGES,
         text_kinds=(ValueKind.TEXT,),
         entity_types=ENTITY_TYPES,
-        roles=ROLES,
         new_entity=entity_values(None, "__E__"),
         new_representation=representation_values(None, "__E__"),
         fresh_entity=entity_values(None, fresh_key(values["entities"])),
