@@ -52,22 +52,28 @@ XML_BASE = f"{{{XML}}}base"
 XML_LANG = f"{{{XML}}}lang"
 
 _KNOWN_NAMESPACES = tuple(sorted(set(PREFIXES.values()), key=len, reverse=True))
-# the classes the EDM mapper reads, preferred when a description has several types
-_MAPPED_CLASSES = tuple(
-    f"{{{PREFIXES[prefix]}}}{name}"
-    for prefix, name in (
-        ("edm", "ProvidedCHO"),
-        ("ore", "Aggregation"),
-        ("ore", "Proxy"),
-        ("edm", "WebResource"),
-        ("edm", "Agent"),
-        ("foaf", "Organization"),
-        ("edm", "Place"),
-        ("edm", "TimeSpan"),
-        ("skos", "Concept"),
-        ("edm", "EuropeanaAggregation"),
-        ("svcs", "Service"),
+
+
+def _classes(*names: str) -> tuple[str, ...]:
+    """Clark names of prefixed class names (``edm:Agent``)."""
+    return tuple(
+        f"{{{PREFIXES[prefix]}}}{local}" for prefix, local in (n.split(":") for n in names)
     )
+
+
+# the classes the EDM mapper reads, preferred when a description has several types
+_MAPPED_CLASSES = _classes(
+    "edm:ProvidedCHO",
+    "ore:Aggregation",
+    "ore:Proxy",
+    "edm:WebResource",
+    "edm:Agent",
+    "foaf:Organization",
+    "edm:Place",
+    "edm:TimeSpan",
+    "skos:Concept",
+    "edm:EuropeanaAggregation",
+    "svcs:Service",
 )
 _LABELS = (
     f"{{{PREFIXES['skos']}}}prefLabel",
@@ -76,15 +82,8 @@ _LABELS = (
     f"{{{RDF}}}value",
 )
 # the classes a record is made of: a blank node of one of these stays where it is
-_CORE_CLASSES = tuple(
-    f"{{{PREFIXES[prefix]}}}{name}"
-    for prefix, name in (
-        ("edm", "ProvidedCHO"),
-        ("ore", "Aggregation"),
-        ("ore", "Proxy"),
-        ("edm", "WebResource"),
-        ("edm", "EuropeanaAggregation"),
-    )
+_CORE_CLASSES = _classes(
+    "edm:ProvidedCHO", "ore:Aggregation", "ore:Proxy", "edm:WebResource", "edm:EuropeanaAggregation"
 )
 # nodes moved up per record at most: a bound on what a hostile file can make us do
 MAX_NODES = 10_000

@@ -7,24 +7,32 @@
 
   var counter = 0;
 
-  function addRow(block) {
-    var template = block.querySelector("template[data-row-template]");
-    var rows = block.querySelector("[data-rows]");
-    if (!template || !rows) return;
+  // Copy a template into its list, its placeholder key replaced; the copy's first
+  // element, or null when the container has no such template.
+  function insertCopy(container, templateSelector, listSelector, placeholder, key) {
+    var template = container.querySelector(templateSelector);
+    var list = container.querySelector(listSelector);
+    if (!template || !list) return null;
     var copy = template.content.cloneNode(true);
-    counter += 1;
-    var suffix = "new" + counter;
-    copy.querySelectorAll("[id], label[for]").forEach(function (node) {
-      if (node.id) node.id = node.id.replace("__N__", suffix);
-      var target = node.getAttribute("for");
-      if (target) node.setAttribute("for", target.replace("__N__", suffix));
-    });
-    copy.querySelectorAll("[data-remove-row]").forEach(function (button) {
+    rename(copy, placeholder, key);
+    copy.querySelectorAll("[data-remove-row], [data-add-row]").forEach(function (button) {
       button.hidden = false;
     });
-    rows.appendChild(copy);
-    var first = rows.lastElementChild.querySelector("input, textarea");
+    list.appendChild(copy);
+    return list.lastElementChild;
+  }
+
+  function focusFirst(element) {
+    var first = element.querySelector("input:not([type=hidden]), select, textarea");
     if (first) first.focus();
+  }
+
+  function addRow(block) {
+    counter += 1;
+    var row = insertCopy(
+      block, "template[data-row-template]", "[data-rows]", "__N__", "new" + counter
+    );
+    if (row) focusFirst(row);
   }
 
   function removeRow(button) {
@@ -64,22 +72,15 @@
   }
 
   function addBlock(list) {
-    var template = list.querySelector("template[data-block-template]");
-    var blocks = list.querySelector("[data-blocks]");
-    if (!template || !blocks) return;
-    var copy = template.content.cloneNode(true);
     counter += 1;
     // unlike any key the server gave (numbers, "newN") or an earlier page had
     var key = "js" + Date.now().toString(36) + counter;
-    rename(copy, "__E__", key);
-    copy.querySelectorAll("[data-add-row]").forEach(function (button) {
-      button.hidden = false;
-    });
-    blocks.appendChild(copy);
-    var block = blocks.lastElementChild;
+    var block = insertCopy(
+      list, "template[data-block-template]", "[data-blocks]", "__E__", key
+    );
+    if (!block) return;
     showKinds(block);
-    var first = block.querySelector("input:not([type=hidden]), select, textarea");
-    if (first) first.focus();
+    focusFirst(block);
   }
 
   function setup() {
