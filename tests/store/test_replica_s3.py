@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,11 @@ from heritage.store.services import PreservationService
 from heritage.testing.damage import add_workspace, content_path, flip_byte
 from heritage.testing.services import S3Service
 
-boto3 = pytest.importorskip("boto3")
 pytest.importorskip("ocfl", reason="the storage roots are judged by ocfl-py (the test extra)")
 
-from heritage.store.ocfl.validate import validate_storage_root  # noqa: E402
+from heritage.store.ocfl.validate import validate_storage_root
+from tests.store import s3_support
+from tests.store.s3_support import SimulatedCrash, assert_valid, patch_client
 
 pytestmark = pytest.mark.services
 
@@ -34,28 +34,8 @@ LETTER = b"Dear Madam, the catalogue is enclosed. " * 2000
 SCAN = bytes(range(256)) * 4100  # just over 1 MiB
 
 
-@pytest.fixture
-def client(seaweedfs: S3Service) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=seaweedfs.endpoint_url,
-        aws_access_key_id=seaweedfs.access_key_id,
-        aws_secret_access_key=seaweedfs.secret_access_key,
-        region_name=seaweedfs.region,
-    )
-
-
-@pytest.fixture
-def bucket(client: Any) -> Iterator[str]:
-    name = f"replica-{uuid.uuid4().hex[:12]}"
-    client.create_bucket(Bucket=name)
-    yield name
-    paginator = client.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=name):
-        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-        if keys:
-            client.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
-    client.delete_bucket(Bucket=name)
+# the S3 client and a fresh bucket per test, as the storage-root tests use them
+s3, bucket = s3_support.s3, s3_support.bucket
 
 
 @pytest.fixture
@@ -106,25 +86,6 @@ def s3_tree(replica: S3StorageRoot, object_id: str) -> dict[str, bytes]:
     return found
 
 
-def download(client: Any, replica: S3StorageRoot, target: Path) -> Path:
-    """The replica storage root, copied key by key to local disk (as ``aws s3 sync`` would)."""
-    prefix = replica.prefix + "/"
-    paginator = client.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=replica.bucket_name, Prefix=prefix):
-        for item in page.get("Contents", []):
-            path = target / item["Key"][len(prefix) :]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            body = client.get_object(Bucket=replica.bucket_name, Key=item["Key"])["Body"]
-            path.write_bytes(body.read())
-    return target
-
-
-def assert_valid(client: Any, replica: S3StorageRoot, tmp_path: Path) -> None:
-    local = download(client, replica, tmp_path / f"download-{uuid.uuid4().hex[:8]}")
-    report = validate_storage_root(local)
-    assert not report.errors, report.errors
-
-
 def events(runtime: Runtime, object_id: str, kind: EventType) -> list[PreservationEvent]:
     with runtime.database.session() as session:
         query = select(PreservationEvent).where(
@@ -133,14 +94,14 @@ def events(runtime: Runtime, object_id: str, kind: EventType) -> list[Preservati
         return list(session.scalars(query.order_by(PreservationEvent.id)))
 
 
-def damage_in_s3(client: Any, replica: S3StorageRoot, object_id: str, path: str) -> None:
+def damage_in_s3(s3: Any, replica: S3StorageRoot, object_id: str, path: str) -> None:
     key = f"{replica.object_root(object_id)}/{path}"
-    data = bytearray(client.get_object(Bucket=replica.bucket_name, Key=key)["Body"].read())
+    data = bytearray(s3.get_object(Bucket=replica.bucket_name, Key=key)["Body"].read())
     data[20] ^= 0x01
-    client.put_object(Bucket=replica.bucket_name, Key=key, Body=bytes(data))
+    s3.put_object(Bucket=replica.bucket_name, Key=key, Body=bytes(data))
 
 
-def test_each_version_reaches_the_s3_replica(runtime: Runtime, client: Any, tmp_path: Path) -> None:
+def test_each_version_reaches_the_s3_replica(runtime: Runtime, s3: Any, tmp_path: Path) -> None:
     object_id = store_object(runtime)
     replica = replica_of(runtime)
     primary = runtime.storage.object_root(object_id)
@@ -152,14 +113,14 @@ def test_each_version_reaches_the_s3_replica(runtime: Runtime, client: Any, tmp_
     ]
     assert replicated[1].detail.startswith("copied 5 files")
     assert not ReplicationService(runtime).replicate(object_id).changed  # idempotent
-    assert_valid(client, replica, tmp_path)
+    assert_valid(s3, replica, tmp_path)
 
     # a lost replica file comes back; a damaged one only with --verify (it is re-hashed)
     scan = content_path(runtime.storage, object_id, "scan.tif")
-    client.delete_object(Bucket=replica.bucket_name, Key=f"{replica.object_root(object_id)}/{scan}")
+    s3.delete_object(Bucket=replica.bucket_name, Key=f"{replica.object_root(object_id)}/{scan}")
     assert ReplicationService(runtime).replicate(object_id).copied == [scan]
     letter = content_path(runtime.storage, object_id, "letter.txt")
-    damage_in_s3(client, replica, object_id, letter)
+    damage_in_s3(s3, replica, object_id, letter)
     assert not ReplicationService(runtime).replicate(object_id).changed
     again = ReplicationService(runtime).replicate(object_id, verify_existing=True)
     assert again.copied == [letter]
@@ -169,7 +130,7 @@ def test_each_version_reaches_the_s3_replica(runtime: Runtime, client: Any, tmp_
         SYSTEM, "letters", object_id.removeprefix("urn:uuid:"), "asked by the donor"
     )
     assert not replica.exists(object_id)
-    assert_valid(client, replica, tmp_path)
+    assert_valid(s3, replica, tmp_path)
 
 
 def test_damaged_and_missing_primary_files_are_repaired_from_the_s3_replica(
@@ -200,14 +161,14 @@ def test_damaged_and_missing_primary_files_are_repaired_from_the_s3_replica(
     assert not report.errors, report.errors
 
 
-def test_a_damaged_s3_replica_copy_is_never_used(runtime: Runtime, client: Any) -> None:
+def test_a_damaged_s3_replica_copy_is_never_used(runtime: Runtime, s3: Any) -> None:
     object_id = store_object(runtime)
     primary = runtime.storage.object_root(object_id)
     replica = replica_of(runtime)
     letter = content_path(runtime.storage, object_id, "letter.txt")
     scan = content_path(runtime.storage, object_id, "scan.tif")
-    damage_in_s3(client, replica, object_id, letter)
-    damage_in_s3(client, replica, object_id, scan)
+    damage_in_s3(s3, replica, object_id, letter)
+    damage_in_s3(s3, replica, object_id, scan)
     (primary / letter).unlink()
     flip_byte(primary / scan, 5)
     damaged_scan = (primary / scan).read_bytes()
@@ -225,7 +186,7 @@ def run_repairs(runtime: Runtime, object_id: str) -> list[str]:
     return [e.detail for e in events(runtime, object_id, EventType.REPAIR)]
 
 
-def test_s3_restore_creates_only_files_the_object_names(runtime: Runtime, client: Any) -> None:
+def test_s3_restore_creates_only_files_the_object_names(runtime: Runtime, s3: Any) -> None:
     object_id = store_object(runtime)
     replica = replica_of(runtime)
     reply = content_path(runtime.storage, object_id, "reply.txt")
@@ -234,9 +195,9 @@ def test_s3_restore_creates_only_files_the_object_names(runtime: Runtime, client
         with pytest.raises(PathNotFound):
             replica.restore_stored(object_id, path, io.BytesIO(b"{}"))
     primary = runtime.storage.object_root(object_id)
-    client.delete_object(Bucket=replica.bucket_name, Key=f"{root}/{reply}")
+    s3.delete_object(Bucket=replica.bucket_name, Key=f"{root}/{reply}")
     replica.restore_stored(object_id, reply, io.BytesIO((primary / reply).read_bytes()))
-    client.delete_object(Bucket=replica.bucket_name, Key=f"{root}/v1/inventory.json")
+    s3.delete_object(Bucket=replica.bucket_name, Key=f"{root}/v1/inventory.json")
     v2_inventory = (primary / "v2/inventory.json").read_bytes()
     with pytest.raises(CorruptObject, match="names v2 as its head"):
         replica.restore_stored(object_id, "v1/inventory.json", io.BytesIO(v2_inventory))
@@ -251,22 +212,14 @@ def test_s3_restore_creates_only_files_the_object_names(runtime: Runtime, client
 # --- a replication cut short --------------------------------------------------------------------
 
 
-class SimulatedCrash(BaseException):
-    """Stands for the process dying: not an Exception, so no clean-up code runs."""
-
-
 def crash_on(monkeypatch: pytest.MonkeyPatch, root: S3StorageRoot, method: str, key: str) -> None:
     """The root's client dies on the first ``method`` call for a key ending in ``key``."""
-    client = root._bucket.client
-    original = getattr(client, method)
 
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def names_key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
         target = kwargs.get("Key") or (args[2] if len(args) > 2 else "")
-        if str(target).endswith(key):
-            raise SimulatedCrash(f"{method} {target}")
-        return original(*args, **kwargs)
+        return str(target).endswith(key)
 
-    monkeypatch.setattr(client, method, wrapper)
+    patch_client(monkeypatch, root._bucket.client, method, names_key)
 
 
 @pytest.mark.parametrize(
@@ -281,7 +234,7 @@ def crash_on(monkeypatch: pytest.MonkeyPatch, root: S3StorageRoot, method: str, 
 def test_a_replication_cut_short_leaves_the_s3_replica_whole(
     seaweedfs: S3Service,
     bucket: str,
-    client: Any,
+    s3: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     method: str,
@@ -320,16 +273,16 @@ def test_a_replication_cut_short_leaves_the_s3_replica_whole(
         assert recovering._bucket.first_key(recovering.object_root(record) + "/") is None
     else:
         assert recovering.inventory(record).head == head
-        assert_valid(client, recovering, tmp_path)
+        assert_valid(s3, recovering, tmp_path)
     result = replicate_object(primary, recovering, record)
     assert recovering.inventory(record).head == "v2"
     assert result.changed == (head != "v2")
     assert s3_tree(recovering, record) == local_tree(primary.object_root(record))
-    assert_valid(client, recovering, tmp_path)
+    assert_valid(s3, recovering, tmp_path)
 
 
 def test_an_s3_primary_replicates_to_a_local_replica_and_is_repaired_from_it(
-    seaweedfs: S3Service, bucket: str, client: Any, tmp_path: Path
+    seaweedfs: S3Service, bucket: str, s3: Any, tmp_path: Path
 ) -> None:
     from heritage.store.fixity import audit_object
     from heritage.store.ocfl import Changes, StorageRoot, User
@@ -352,12 +305,12 @@ def test_an_s3_primary_replicates_to_a_local_replica_and_is_repaired_from_it(
     assert not validate_storage_root(replica.path).errors
 
     root = primary.object_root(record)
-    client.delete_object(Bucket=bucket, Key=f"{root}/v2/content/b.txt")
-    damage_in_s3(client, primary, record, "v1/content/a.txt")
+    s3.delete_object(Bucket=bucket, Key=f"{root}/v2/content/b.txt")
+    damage_in_s3(s3, primary, record, "v1/content/a.txt")
     audit = audit_object(primary, record, [], replica=replica)
     assert audit.ok and sorted(r.path for r in audit.repairs) == [
         "v1/content/a.txt",
         "v2/content/b.txt",
     ]
     assert s3_tree(primary, record) == local_tree(replica.object_root(record))
-    assert_valid(client, primary, tmp_path)
+    assert_valid(s3, primary, tmp_path)
