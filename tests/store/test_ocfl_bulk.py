@@ -7,15 +7,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from heritage.store.ocfl import Changes, StorageRoot, User
 from heritage.store.ocfl.bulk import NewObject
-from heritage.store.signing import EXTENSION_NAME, InstanceSigner, SigningKey
+from heritage.store.signing import EXTENSION_NAME, SigningKey
 from heritage.store.verify import verify_object
+from tests.store import test_signing
 from tests.store.test_ocfl_store import EXPECTED_ROOT_WARNINGS
 
 ALICE = User("Alice", "mailto:alice@example.org")
@@ -37,16 +37,8 @@ def assert_valid(root: StorageRoot) -> None:
         assert signed or warning.message in EXPECTED_ROOT_WARNINGS, report.summary()
 
 
-@pytest.fixture
-def key() -> SigningKey:
-    return SigningKey.generate()
-
-
-@pytest.fixture
-def root(tmp_path: Path, key: SigningKey) -> Iterator[StorageRoot]:
-    storage = StorageRoot(tmp_path / "ocfl", signer=InstanceSigner(key)).initialize()
-    yield storage
-    storage.wait_for_cleanup()
+# a signing key and a signed storage root, as the signing tests make them
+key, root = test_signing.key, test_signing.root
 
 
 def new_objects(count: int, prefix: str = "urn:heritage:bulk") -> list[NewObject]:
