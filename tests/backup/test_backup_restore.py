@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -32,6 +31,7 @@ from heritage.store.crypto.errors import MissingKey, WrongMasterKey
 from heritage.store.description import DESCRIPTION_PATH
 from heritage.store.services import PreservationService
 from heritage.testing.plugin import TEST_SECRET_KEY
+from heritage.testing.storage import snapshot_storage_root
 from heritage.testing.world import World, build_world
 
 PASSPHRASE = "a long and memorable passphrase"
@@ -410,7 +410,11 @@ def test_restore_refuses_an_instance_that_is_not_fresh(
         restore(heritage_runtime.settings, tmp_path / "b")
     # an empty database but a storage root with objects in it: refused too
     fresh = new_instance()
-    shutil.copytree(heritage_runtime.settings.resolved_storage_root, fresh.resolved_storage_root)
+    snapshot_storage_root(
+        heritage_runtime.storage,
+        heritage_runtime.settings.resolved_storage_root,
+        fresh.resolved_storage_root,
+    )
     with pytest.raises(BackupError, match="already holds objects"):
         restore(fresh, tmp_path / "b")
 

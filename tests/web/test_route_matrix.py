@@ -24,6 +24,7 @@ from starlette.routing import Mount
 from heritage.config import load_settings
 from heritage.runtime import Runtime
 from heritage.testing.plugin import TEST_SECRET_KEY
+from heritage.testing.storage import snapshot_storage_root
 from heritage.testing.world import WORLD_FILE, World, build_world
 from heritage.web import csrf
 from heritage.web.app import create_app
@@ -154,7 +155,7 @@ def stage(
     # The preservation store is part of the world too: purges and deletions change it.
     store = settings.resolved_storage_root
     store_snapshot = workdir / "store-snapshot"
-    shutil.copytree(store, store_snapshot, symlinks=True)
+    snapshot_storage_root(runtime.storage, store, store_snapshot)
 
     def restore_store() -> None:
         runtime.storage.wait_for_cleanup()
