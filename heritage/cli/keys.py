@@ -1,4 +1,5 @@
-"""``heritage keys``: rotate the master key, show where keys stand, export and import them."""
+"""``heritage keys``: rotate the master or signing key, show where keys stand, export and
+import them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from heritage.accounts.identity import SYSTEM
 from heritage.backup import BackupError
 from heritage.backup.keysfile import collect_keys, install_keys, read_keys_file, write_keys_file
 from heritage.cli.backup import PassphraseFile, read_passphrase
@@ -14,12 +16,13 @@ from heritage.cli.common import console, errors, fail, open_runtime
 from heritage.store.crypto import LocalMasterKey
 from heritage.store.crypto.errors import CryptoError
 from heritage.store.crypto.keys import MASTER_KEY_ENV, MASTER_KEY_SIZE
-from heritage.store.keyring import rotate_master_key
+from heritage.store.key_rotation import rotate_master, rotate_signing
 from heritage.store.keystatus import key_status
 from heritage.store.signing import SigningKeyError
 
 keys_app = typer.Typer(
-    help="Encryption and signing keys: rotate, status, export, import.", no_args_is_help=True
+    help="Encryption and signing keys: rotate, rotate-signing, status, export, import.",
+    no_args_is_help=True,
 )
 
 
@@ -77,7 +80,7 @@ def rotate(
             2,
         )
     try:
-        result = rotate_master_key(settings, runtime.database, new_key=new_key)
+        result = rotate_master(settings, runtime.database, SYSTEM, new_key=new_key)
     except CryptoError as error:
         raise fail(f"{type(error).__name__}: {error}") from None
     console.print(
@@ -96,6 +99,30 @@ def rotate(
         console.print(f"The old key is kept in {settings.resolved_data_dir / 'keys/retired'}.")
     console.print(
         "Export the keys again (heritage keys export FILE): older keys files lack the new key."
+    )
+
+
+@keys_app.command("rotate-signing")
+def rotate_signing_key() -> None:
+    """Retire the signing key (its public key stays published) and make a new one."""
+    runtime = open_runtime()
+    try:
+        result = rotate_signing(runtime.settings, runtime.database, SYSTEM)
+    except SigningKeyError as error:
+        raise fail(str(error)) from None
+    if result.old_key_id is None:
+        console.print(f"The instance had no signing key yet; its first is {result.new_key_id}.")
+    else:
+        console.print(
+            f"Signing key rotated: {result.old_key_id} -> {result.new_key_id}. Versions signed "
+            f"before keep their signatures; {len(result.retired_key_ids)} retired key(s) stay "
+            "trusted and published at /.well-known/heritage-signing-keys.",
+            highlight=False,
+        )
+    console.print(
+        "Restart every process to sign with the new key. Record the new key id where "
+        "verifiers look for it, and export the keys again (heritage keys export FILE).",
+        highlight=False,
     )
 
 

@@ -1,4 +1,5 @@
-"""`heritage keys`: rotation re-wraps data keys and never touches content; status; export."""
+"""`heritage keys`: rotation re-wraps data keys and never touches content; signing-key
+rotation; status; export."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typer.testing import CliRunner, Result
 
 import heritage.store.keyring as keyring_module
 from heritage.accounts.identity import SYSTEM
+from heritage.audit.models import AuditEntry
 from heritage.backup.keysfile import read_keys_file
 from heritage.cli.main import app
 from heritage.config import Settings, load_settings
@@ -26,6 +28,7 @@ from heritage.store.keyring import rotate_master_key
 from heritage.store.models import WorkspaceKey
 from heritage.store.ocfl.store import STAGING_EXTENSION
 from heritage.store.services import PreservationService
+from heritage.store.signing import EXTENSION_NAME, SignatureRecord, instance_keys
 from heritage.testing.plugin import TEST_SECRET_KEY
 from heritage.testing.world import build_world
 
@@ -137,6 +140,9 @@ def test_rotate_rewraps_data_keys_and_leaves_content_alone(
     # content files and inventories byte for byte as they were; everything still opens
     assert stored_files(settings) == before_files
     assert plaintexts(settings) == before_plain
+    assert audit_details(runtime, "keys.rotate-master") == [
+        {"old": first, "new": second, "rewrapped": 2}
+    ]
     status = invoke("keys", "status")
     assert f"Retired master keys: {first}" in status.stdout
     assert f"2 wrapped by {second} (current)" in status.stdout
@@ -264,3 +270,73 @@ def test_rotate_with_the_master_key_from_the_environment(
     # a master key kept in a file is rotated by a key the command makes itself
     plain = invoke("keys", "rotate", "--new-key-file", str(key_file))
     assert plain.exit_code == 2 and "HERITAGE_MASTER_KEY" in plain.stderr
+
+
+def audit_details(runtime: Runtime, action: str) -> list[dict[str, object]]:
+    with runtime.database.session() as session:
+        rows = session.scalars(select(AuditEntry).where(AuditEntry.action == action))
+        return [row.details for row in rows]
+
+
+def signed_by(settings: Settings, object_id: str, version: str) -> str:
+    """The key id in a version's signature file."""
+    runtime = Runtime(settings)
+    try:
+        obj = runtime.storage.object_root(object_id)
+    finally:
+        runtime.close()
+    signature = obj / "extensions" / EXTENSION_NAME / f"{version}.sig.json"
+    return SignatureRecord.from_bytes(signature.read_bytes()).key_id
+
+
+def test_rotate_signing_retires_the_key_and_signs_new_versions_with_the_next(
+    runtime: Runtime, invoke: Invoke
+) -> None:
+    settings = runtime.settings
+    service = PreservationService(runtime)
+    view = service.create_object(SYSTEM, "alpha", files={"a.txt": b"first"})
+    object_id = view.row.object_id
+    old = instance_keys(settings, create=False).current
+    assert old is not None and signed_by(settings, object_id, "v1") == old.key_id
+    before = stored_files(settings)
+
+    rotated = invoke("keys", "rotate-signing")
+    assert rotated.exit_code == 0, rotated.output
+    new = instance_keys(settings, create=False).current
+    assert new is not None and new.key_id != old.key_id
+    assert f"{old.key_id} -> {new.key_id}" in rotated.stdout
+    assert "Restart every process" in rotated.stdout
+    assert stored_files(settings) == before  # nothing stored is re-signed
+    status = invoke("keys", "status")
+    assert f"Signing key:         {new.key_id}" in status.stdout
+    assert f"Retired signing keys: {old.key_id}" in status.stdout
+    assert audit_details(runtime, "keys.rotate-signing") == [{"old": old.key_id, "new": new.key_id}]
+
+    # a process started now signs with the new key; both versions verify
+    fresh = Runtime(settings)
+    try:
+        PreservationService(fresh).add_files(SYSTEM, "alpha", view.uuid, {"b.txt": b"second"})
+    finally:
+        fresh.close()
+    assert signed_by(settings, object_id, "v1") == old.key_id
+    assert signed_by(settings, object_id, "v2") == new.key_id
+    verified = invoke("verify", object_id)
+    assert verified.exit_code == 0, verified.output
+
+    # a second rotation retires the second key as well
+    again = invoke("keys", "rotate-signing")
+    assert again.exit_code == 0, again.output
+    assert "2 retired key(s) stay trusted" in again.stdout
+    assert invoke("verify", object_id).exit_code == 0
+
+
+def test_rotate_signing_on_an_instance_that_never_signed(
+    invoke: Invoke, heritage_settings: Settings
+) -> None:
+    keys = heritage_settings.resolved_data_dir / "keys"
+    assert not (keys / "signing.key").exists()
+    result = invoke("keys", "rotate-signing")
+    assert result.exit_code == 0, result.output
+    assert "had no signing key yet" in result.stdout
+    assert (keys / "signing.key").exists()
+    assert not (keys / "signing-retired").exists()
