@@ -136,7 +136,7 @@ def test_group_help_lists_its_commands() -> None:
         "jobs": {"list", "show", "retry"},
         "db": {"upgrade", "status"},
         "audit": {"verify"},
-        "keys": {"rotate", "status", "export", "import"},
+        "keys": {"rotate", "rotate-signing", "status", "export", "import"},
     }
     for group, commands in expected.items():
         described = command_list(help_of(group))
