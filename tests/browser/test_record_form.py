@@ -118,12 +118,20 @@ def test_entities_added_on_the_form_show_the_fields_of_their_kind(admin_page, li
     assert not errors, errors
 
     page.get_by_role("link", name="Edit").first.click()
-    uris = page.locator("[data-blocks] [data-entity]").get_by_label("Entity URI")
+    blocks = page.locator("[data-blocks] [data-entity]")
+    uris = blocks.get_by_label("Entity URI")
     expect(uris).to_have_count(2)
     assert {uris.nth(0).input_value(), uris.nth(1).input_value()} == {
         "#painter",
         "https://sws.geonames.org/2759794/",
     }
+    # entities of the record start folded, named by kind, first name and URI
+    painter = page.get_by_role("group", name=re.compile(r"^agent · Judith Leyster · #painter"))
+    expect(painter.get_by_label("Entity URI")).to_be_hidden()
+    painter.get_by_text("Fields of this entity").click()
+    expect(painter.get_by_label("Entity URI")).to_be_visible()
+    expect(painter.get_by_label("Begin (born, founded, from)")).to_have_value("1609")
+    expect(painter.get_by_label("Latitude")).to_be_hidden()
     if os.environ.get("HERITAGE_UPDATE_SCREENSHOTS") == "1":
         section = page.get_by_role("region", name="Linked entities")
         section.screenshot(path=str(ROOT / "docs" / "screenshots" / "record-entities.png"))
