@@ -95,6 +95,39 @@ def index_object(
     return row
 
 
+def versions_after(inventory: Inventory, indexed_head: str | None) -> list[str]:
+    """The object's versions past ``indexed_head``, the head the index knows: a commit
+    interrupted after the store published its version and before its transaction
+    (a killed process) leaves them. None when the index is not behind the store."""
+    names = inventory.version_names()
+    if indexed_head is None or indexed_head not in names:
+        return []  # a new object, or an index not of this store: nothing to recover
+    return names[names.index(indexed_head) + 1 :]
+
+
+def version_events(
+    inventory: Inventory, object_id: str, workspace_id: int | None, names: list[str], note: str
+) -> list[PreservationEvent]:
+    """PREMIS events for versions the database has no record of, from what the
+    inventory proves of each (message, user, time), with ``note`` said of them."""
+    events = []
+    for name in names:
+        version = inventory.versions[name]
+        events.append(
+            PreservationEvent(
+                object_id=object_id,
+                workspace_id=workspace_id,
+                event_type=EventType.INGESTION if name == "v1" else EventType.MODIFICATION,
+                outcome=EventOutcome.SUCCESS,
+                version=name,
+                detail=f"{version.message or ''} ({note})",
+                agent=version.user.name if version.user else "unknown",
+                at=version.created_at,
+            )
+        )
+    return events
+
+
 def file_row(
     object_pk: int, path: str, entry: FileEntry, stored_digest: str, version_added: str
 ) -> StoredFile:
@@ -176,6 +209,26 @@ def _no_keys(key_id: str) -> bytes:
     raise LookupError(f"no key given for {key_id}")
 
 
+def kind_indexer(kind: str) -> KindIndexer | None:
+    """The indexer of a kind of object (records), once the modules that register them
+    are imported."""
+    for module in KIND_INDEXER_MODULES:
+        importlib.import_module(module)
+    return KIND_INDEXERS.get(kind)
+
+
+def reindex_object(
+    session: Session, storage: Any, object_id: str, workspace: Workspace, key_lookup: KeyLookup
+) -> StoredObject:
+    """The index rows of one object from its head in the store, its kind's rows included."""
+    description = read_description(storage, object_id)
+    row = index_object(session, storage, object_id, workspace, description)
+    indexer = kind_indexer(description.kind)
+    if indexer is not None:
+        indexer.index(session, storage, workspace, row, description, key_lookup)
+    return row
+
+
 def rebuild_index(
     database: Database,
     storage: Any,
@@ -218,21 +271,15 @@ def rebuild_index(
                 inventory = storage.inventory(object_id)
                 # The events themselves lived in the lost database; the inventory
                 # still proves each version, so those are put back on record.
-                for name in inventory.version_names():
-                    version = inventory.versions[name]
-                    kind = EventType.INGESTION if name == "v1" else EventType.MODIFICATION
-                    session.add(
-                        PreservationEvent(
-                            object_id=object_id,
-                            workspace_id=workspace.id,
-                            event_type=kind,
-                            outcome=EventOutcome.SUCCESS,
-                            version=name,
-                            detail=f"{version.message or ''} (recovered by rebuild-index)",
-                            agent=version.user.name if version.user else "unknown",
-                            at=version.created_at,
-                        )
+                session.add_all(
+                    version_events(
+                        inventory,
+                        object_id,
+                        workspace.id,
+                        inventory.version_names(),
+                        "recovered by rebuild-index",
                     )
+                )
             session.commit()
         seen.add(object_id)
         report.indexed += 1

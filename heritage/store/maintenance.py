@@ -53,7 +53,7 @@ from heritage.store.replica import (
     purge_replica,
     replicate_object,
 )
-from heritage.store.services import object_id_for, parse_object_uuid
+from heritage.store.services import PreservationService, object_id_for, parse_object_uuid
 from heritage.store.signing import PublicSigningKey, instance_keys
 from heritage.store.verify import Finding
 from heritage.workspaces.models import Workspace
@@ -78,6 +78,7 @@ class Candidate:
     pk: int
     object_id: str
     workspace_id: int | None
+    head_version: str | None = None  # the head the index knows
 
 
 @dataclass
@@ -88,6 +89,7 @@ class FixityRun:
     failures: list[ObjectAudit] = field(default_factory=list)
     warnings: int = 0
     remaining: int = 0  # candidates left unchecked (a limited run)
+    reindexed: int = 0  # objects whose index an interrupted commit had left behind
 
     @property
     def ok(self) -> bool:
@@ -98,6 +100,8 @@ class FixityRun:
             f"{self.checked} objects checked, {len(self.failures)} failed, "
             f"{self.repaired} files repaired, {self.bytes_read / 1e6:.1f} MB read"
         )
+        if self.reindexed:
+            text += f", {self.reindexed} index entries caught up with the store"
         return text + (f", {self.remaining} left for the next run" if self.remaining else "")
 
     def to_json(self) -> dict[str, Any]:
@@ -109,6 +113,7 @@ class FixityRun:
             "warnings": self.warnings,
             "bytes": self.bytes_read,
             "remaining": self.remaining,
+            "reindexed": self.reindexed,
         }
 
 
@@ -205,7 +210,12 @@ class FixityService:
         now: datetime | None = None,
     ) -> list[Candidate]:
         """Objects to audit, the longest unchecked first (never-checked ones before all)."""
-        query = select(StoredObject.id, StoredObject.object_id, StoredObject.workspace_id)
+        query = select(
+            StoredObject.id,
+            StoredObject.object_id,
+            StoredObject.workspace_id,
+            StoredObject.head_version,
+        )
         with self.runtime.database.session() as session:
             workspace_id = _workspace_id(session, workspace)
             if workspace_id is not None:
@@ -277,7 +287,9 @@ class FixityService:
         flushed = time.monotonic()
 
         def flush() -> None:
-            for _, result in self._record(done):
+            for candidate, result in self._record(done):
+                if result.ok and result.head != candidate.head_version:
+                    run.reindexed += self._heal_index(candidate)
                 run.checked += 1
                 run.bytes_read += result.bytes_read
                 run.repaired += len(result.repairs)
@@ -311,6 +323,16 @@ class FixityService:
         finally:
             flush()
         return run
+
+    def _heal_index(self, candidate: Candidate) -> int:
+        """Bring an index to the store's head where the audit found another one, intact
+        (an interrupted commit leaves it behind); 1 when it did."""
+        try:
+            caught_up = PreservationService(self.runtime).heal_index(candidate.object_id)
+            return 0 if caught_up is None else 1
+        except Exception:  # the audit goes on; the next change or audit tries again
+            log.exception("index could not catch up", object_id=candidate.object_id)
+            return 0
 
     def start(self, actor: Identity, *, deep: bool = False) -> Job:
         """A ``store.fixity`` job checking every object (not only those due), oldest first."""

@@ -33,7 +33,13 @@ from heritage.accounts.identity import SYSTEM, Identity
 from heritage.audit.services import record
 from heritage.db.base import utcnow
 from heritage.db.uow import UnitOfWork
-from heritage.errors import ContentUnavailable, InvalidInput, NotFound, PermissionDenied
+from heritage.errors import (
+    Conflict,
+    ContentUnavailable,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 from heritage.jobs.services import JobService
 from heritage.runtime import Runtime
 from heritage.store.crypto import CryptoError
@@ -44,7 +50,13 @@ from heritage.store.description import (
     WorkspaceRef,
     uuid_for,
 )
-from heritage.store.index import index_object, read_description
+from heritage.store.index import (
+    index_object,
+    read_description,
+    reindex_object,
+    version_events,
+    versions_after,
+)
 from heritage.store.ingest import (
     PreparedFile,
     check_logical_path,
@@ -60,6 +72,7 @@ from heritage.store.models import (
 )
 from heritage.store.ocfl import (
     Changes,
+    HeadMismatch,
     ObjectNotFound,
     OcflError,
     PathNotFound,
@@ -96,6 +109,15 @@ class ObjectView:
     @property
     def uuid(self) -> str:
         return self.row.uuid
+
+
+@dataclass(frozen=True)
+class IndexCatchUp:
+    """What :meth:`PreservationService.heal_index` did: the head the index had, and the
+    versions after it the database had no record of (none when the index was ahead)."""
+
+    previous_head: str
+    missed: list[str]
 
 
 @dataclass(frozen=True)
@@ -572,18 +594,19 @@ class PreservationService:
                     made = self.prepare(workspace_slug, source)
                     owned.append(made)
                     prepared[path] = made
-            view = self._commit(
-                actor,
-                workspace_slug,
-                object_id,
-                prepared,
-                remove,
-                message,
-                action,
-                new,
-                delete,
-                hooks or CommitHooks(),
-            )
+            arguments = (actor, workspace_slug, object_id, prepared, remove, message, action)
+            try:
+                view = self._commit(*arguments, new, delete, hooks or CommitHooks())
+            except HeadMismatch:
+                # The store is ahead of the index: a commit was interrupted after its
+                # version was published. Catch the index up, then decide on the
+                # recorded state (an edit begun before that version is refused).
+                if self.heal_index(object_id) is None:
+                    raise Conflict("The object changed meanwhile; try again.") from None
+                try:
+                    view = self._commit(*arguments, new, delete, hooks or CommitHooks())
+                except HeadMismatch:
+                    raise Conflict("The object changed meanwhile; try again.") from None
         finally:
             for made in owned:
                 made.discard()
@@ -643,7 +666,11 @@ class PreservationService:
                 set(remove),
             )
             result = self.storage.create_or_update(
-                object_id, changes, message, ocfl_user(self.runtime, actor)
+                object_id,
+                changes,
+                message,
+                ocfl_user(self.runtime, actor),
+                expected_head=row.head_version if row is not None else None,
             )
             indexed = index_object(session, self.storage, object_id, workspace, description)
             if result.changed:
@@ -681,6 +708,49 @@ class PreservationService:
                 self.replicate_after_commit(uow, object_id, workspace.id)
             uow.commit()
             return self._view(session, workspace, indexed)
+
+    def heal_index(self, object_id: str) -> IndexCatchUp | None:
+        """Bring the index of one object to the store's head where it is elsewhere: a
+        commit interrupted after publishing its version (a killed process) leaves it
+        behind. Writes the index rows of the head, a PREMIS event for each version the
+        database never recorded, and an audit entry; None when the index was current."""
+        with UnitOfWork(self.runtime.database) as uow:
+            session = uow.session
+            row = session.scalar(
+                select(StoredObject).where(StoredObject.object_id == object_id).with_for_update()
+            )
+            if row is None:
+                return None
+            inventory = self.storage.inventory(object_id)
+            if inventory.head == row.head_version:
+                return None
+            caught_up = IndexCatchUp(row.head_version, versions_after(inventory, row.head_version))
+            workspace = session.get(Workspace, row.workspace_id)
+            assert workspace is not None
+            reindex_object(
+                session, self.storage, object_id, workspace, self.runtime.keyring.data_key
+            )
+            note = "published by an interrupted commit, recorded afterwards"
+            session.add_all(
+                version_events(inventory, object_id, workspace.id, caught_up.missed, note)
+            )
+            record(
+                session,
+                SYSTEM,
+                "object.reindex",
+                "object",
+                object_id,
+                workspace_id=workspace.id,
+                details={"from": caught_up.previous_head, "versions": caught_up.missed},
+            )
+            uow.commit()
+        log.warning(
+            "index caught up with the store",
+            object_id=object_id,
+            previous_head=caught_up.previous_head,
+            versions=caught_up.missed,
+        )
+        return caught_up
 
     def replicate_after_commit(self, uow: UnitOfWork, object_id: str, workspace_id: int) -> None:
         """Have the replica follow: a ``store.replicate`` job, queued once this commits."""

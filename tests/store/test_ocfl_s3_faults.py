@@ -15,6 +15,7 @@ import pytest
 
 from heritage.store.ocfl import (
     Changes,
+    HeadMismatch,
     ObjectNotFound,
 )
 from heritage.store.ocfl.layouts import digest_of_id
@@ -114,6 +115,24 @@ def test_a_live_claim_blocks_and_a_dead_one_is_taken_over(
     patient = make_root(lock_timeout=30).open(recover=False)
     assert patient.create_or_update(RECORD, Changes.of({"a.txt": b"a"}), "m", ALICE).version == "v1"
     assert claim.body["writer"] != patient._claims.writer
+
+
+def test_a_commit_on_another_head_than_expected_writes_nothing(
+    root: S3StorageRoot, s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    root.create_or_update(RECORD, Changes.of({"a.txt": b"1"}), "one", ALICE)
+    root.create_or_update(RECORD, Changes.of({"a.txt": b"2"}), "two", ALICE)
+    before = all_keys(s3, bucket)
+    with pytest.raises(HeadMismatch, match="is at v2, not at v1"):
+        root.create_or_update(
+            RECORD, Changes.of({"a.txt": b"3"}), "three", ALICE, expected_head="v1"
+        )
+    assert all_keys(s3, bucket) == before
+    done = root.create_or_update(
+        RECORD, Changes.of({"a.txt": b"3"}), "three", ALICE, expected_head="v2"
+    )
+    assert done.version == "v3"
+    assert_valid(s3, root, tmp_path)
 
 
 # --- crashes ------------------------------------------------------------------------------------

@@ -11,10 +11,12 @@ new OCFL version first and the database transaction (index rows, PREMIS event,
 audit entry) after it. A kill between the two leaves the version in the store,
 the store being the source of truth, and the index one version behind for that
 object (or without the object, if it was being created). The next change of the
-object re-reads its head from the store and brings its rows in line, and
-``heritage rebuild-index`` does so for all objects. What such a kill loses is
-the event and audit entry of that one version; the version itself, with its
-user, message and time, is in the inventory.
+object finds the store ahead (the store refuses a commit on another head than
+the index knows), brings the index rows in line and records the missed
+version's PREMIS event from its inventory (user, message, time) with an audit
+entry; the fixity audit does the same for objects no change touches, and
+``heritage rebuild-index`` for all objects, those cut short while being created
+included. This test checks the fixity audit's part after the kills.
 
 Twenty fresh interpreters would spend most of the time budget importing, so
 the killed workers are forked from one warm interpreter (a small script) that
@@ -47,6 +49,7 @@ from heritage.runtime import Runtime
 from heritage.store.backends import open_storage_root
 from heritage.store.description import DESCRIPTION_PATH
 from heritage.store.index import rebuild_index
+from heritage.store.maintenance import FixityService
 from heritage.store.models import StoredObject
 from heritage.store.services import PreservationService
 from heritage.testing.plugin import TEST_SECRET_KEY
@@ -73,6 +76,9 @@ SIZES = [0, 100, 4096, 70_000, 300_000, 1_200_000]  # the largest spans two encr
 def work(seed, log_path):
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 2)  # a worker that fails by itself leaves its traceback in its log
+    # the application's own log lines (an index catching up, say) go beside it, not
+    # into the server's answers on stdout nor between the lines of the log
+    os.dup2(os.open(log_path + ".out", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), 1)
 
     def say(*words):
         os.write(log, (" ".join(words) + "\n").encode())  # one write: a line is whole or absent
@@ -260,10 +266,15 @@ def test_sigkill_during_service_commits_never_breaks_an_object(
         server.wait(timeout=30)
     looped = time.monotonic() - started
 
-    # -- afterwards: the audit log, the index rebuilt from the store, every file, validators
+    # -- afterwards: the fixity audit catches the index up, then the audit log, the index
+    # rebuilt from the store, every file, validators
+    storage = open_storage_root(settings)
+    audit = FixityService(heritage_runtime).run(SYSTEM)
+    assert audit.ok, audit.summary()
+    store, index = heads(storage), indexed(heritage_runtime)
+    assert {o: v for o, v in store.items() if o in index} == index, "the audit caught up"
     with heritage_runtime.database.session() as session:
         assert verify_chain(session).ok
-    storage = open_storage_root(settings)
     report = rebuild_index(
         heritage_runtime.database, storage, key_lookup=heritage_runtime.keyring.data_key
     )

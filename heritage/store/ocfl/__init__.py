@@ -8,6 +8,7 @@ objects. Nothing here checks permissions: services do that before calling in.
 
 from heritage.store.ocfl.errors import (
     CorruptObject,
+    HeadMismatch,
     ImportRefused,
     InvalidChange,
     InventoryError,
@@ -29,6 +30,7 @@ __all__ = [
     "Changes",
     "CommitResult",
     "CorruptObject",
+    "HeadMismatch",
     "ImportRefused",
     "InvalidChange",
     "Inventory",

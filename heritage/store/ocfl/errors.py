@@ -41,6 +41,19 @@ class ObjectExists(OcflError):
     """An object with this id is already in the storage root (imports never merge)."""
 
 
+class HeadMismatch(OcflError):
+    """The object's head is not the one the caller expected: another commit published a
+    version meanwhile (or published one its caller never recorded)."""
+
+    def __init__(self, object_id: str, expected: str, found: str | None) -> None:
+        super().__init__(
+            f"object {object_id!r} is at {found or 'no version'}, not at {expected} as expected"
+        )
+        self.object_id = object_id
+        self.expected = expected
+        self.found = found
+
+
 class VersionNotFound(OcflError):
     """The object has no version of that name."""
 

@@ -133,6 +133,7 @@ from heritage.store.ocfl.store import (
     Changes,
     CommitResult,
     VersionInfo,
+    check_head,
 )
 from heritage.store.ocfl.versioning import (
     DEFAULT_DIGEST_ALGORITHM,
@@ -447,8 +448,12 @@ class S3StorageRoot(S3Repairs):
         user: User,
         *,
         created: datetime | None = None,
+        expected_head: str | None = None,
     ) -> CommitResult:
-        """Write a new version (v1 for a new object) with the changes, message, user and time."""
+        """Write a new version (v1 for a new object) with the changes, message, user and time.
+
+        With ``expected_head``, :class:`HeadMismatch` unless the object is at that version
+        once the commit holds its claim (nothing is written then)."""
         if not isinstance(message, str):
             raise TypeError("a version needs a message")
         if not isinstance(user, User):
@@ -458,6 +463,7 @@ class S3StorageRoot(S3Repairs):
         _check_changes(changes)  # before any key is written from a path
         with self._claimed(object_id, "commit") as work:
             head = work.head.inventory if work.head is not None else None
+            check_head(object_id, head, expected_head)
             algorithm = head.digest_algorithm if head else DEFAULT_DIGEST_ALGORITHM
             version = version_name(version_number(head.head) + 1, like=head.head) if head else "v1"
             content_dir = head.content_dir if head else DEFAULT_CONTENT_DIRECTORY

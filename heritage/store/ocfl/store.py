@@ -63,6 +63,7 @@ from heritage.store.ocfl.commit import (
 from heritage.store.ocfl.digests import copy_and_hash, digest_bytes, digest_file
 from heritage.store.ocfl.errors import (
     CorruptObject,
+    HeadMismatch,
     ObjectExists,
     ObjectNotFound,
     OcflError,
@@ -371,13 +372,17 @@ class StorageRoot(BulkCreation, LocalRepairs):
         user: User,
         *,
         created: datetime | None = None,
+        expected_head: str | None = None,
     ) -> CommitResult:
-        """Write a new version (v1 for a new object) with the changes, message, user and time."""
+        """Write a new version (v1 for a new object) with the changes, message, user and time.
+
+        With ``expected_head``, :class:`HeadMismatch` unless the object is at that version
+        when the commit takes its lock (nothing is written then)."""
         try:
-            return self._commit(object_id, changes, message, user, created)
+            return self._commit(object_id, changes, message, user, created, expected_head)
         except _InterruptedPublish:
             self.recover()
-            return self._commit(object_id, changes, message, user, created)
+            return self._commit(object_id, changes, message, user, created, expected_head)
 
     def _commit(
         self,
@@ -386,6 +391,7 @@ class StorageRoot(BulkCreation, LocalRepairs):
         message: str,
         user: User,
         created: datetime | None,
+        expected_head: str | None,
     ) -> CommitResult:
         if not isinstance(message, str):
             raise TypeError("a version needs a message")
@@ -399,6 +405,7 @@ class StorageRoot(BulkCreation, LocalRepairs):
             incoming = _ingest(work, changes.add, algorithm)
             with self._object_lock(object_id):
                 head = _read_inventory(live) if live.exists() else None
+                check_head(object_id, head, expected_head)
                 if head is not None and head.digest_algorithm != algorithm:
                     # the peek raced with an import or was unreadable: hash again
                     algorithm = head.digest_algorithm
@@ -554,6 +561,12 @@ class StorageRoot(BulkCreation, LocalRepairs):
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def check_head(object_id: str, head: Inventory | None, expected: str | None) -> None:
+    """:class:`HeadMismatch` unless the object is at ``expected`` (None: no check)."""
+    if expected is not None and (head is None or head.head != expected):
+        raise HeadMismatch(object_id, expected, head.head if head is not None else None)
 
 
 class _Disposer:
