@@ -7,7 +7,8 @@ harvester calls it for ``metadataPrefix=lido``); :func:`read_lido` streams a
 
 A file that is not well-formed: records before the error are yielded, then the
 file is split at ``lido:lido`` element boundaries at the byte level and each
-remaining record is parsed on its own, so one broken record costs only itself
+remaining record is parsed on its own (:mod:`.lido_recovery`), so one broken
+record costs only itself
 (it is yielded with ``record=None`` and the error's line). A
 :class:`SourceError` with the first error's line still ends the stream, so the
 file is reported as damaged.
@@ -18,13 +19,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 from lxml import etree
 
 from heritage.records.fields import EDM_TYPES
 from heritage.records.importers import xmlsafe
 from heritage.records.importers.base import SourceError, SourceRecord, register
+from heritage.records.importers.lido_recovery import recover_records
 from heritage.records.importers.lido_values import (
     _NS,
     _PREF,
@@ -40,9 +41,6 @@ from heritage.records.problems import Problem
 
 LIDO = f"{{{NS}}}lido"
 WRAP = f"{{{NS}}}lidoWrap"
-_BLOCK = 1 << 20
-# one record larger than this is not split out during recovery (a runaway element)
-_MAX_RECORD_BYTES = 64 << 20
 
 # eventType (conceptID or term, lower case) -> what the event means for the record.
 # LIDO terminology: lido00007 production, lido00012 creation, lido00224 designing,
@@ -709,91 +707,23 @@ def read_lido(path: Path) -> Iterator[SourceRecord]:
         )
 
 
-# -- recovery ------------------------------------------------------------------------------------
-
-
-def _split(handle: IO[bytes], prefix: str | None) -> Iterator[tuple[int, bytes]]:
-    """Yield ``(line, bytes)`` for each ``lido:lido`` element found by its tags alone,
-    reading block by block so memory stays bounded by the largest record."""
-    tag = re.escape(f"{prefix}:lido" if prefix else "lido").encode()
-    start_tag = re.compile(rb"<" + tag + rb"(?=[\s/>])")
-    end_tag = re.compile(rb"</" + tag + rb"\s*>")
-    buffer = b""
-    line = 1  # the line at buffer[0]
-    inside = False
-    while True:
-        block = handle.read(_BLOCK)
-        buffer += block
-        while True:
-            if not inside:
-                match = start_tag.search(buffer)
-                if not match:
-                    # keep a tail that might hold the start of a split tag
-                    keep = max(0, len(buffer) - 64)
-                    line += buffer.count(b"\n", 0, keep)
-                    buffer = buffer[keep:]
-                    break
-                line += buffer.count(b"\n", 0, match.start())
-                buffer = buffer[match.start() :]
-                inside = True
-            match = end_tag.search(buffer)
-            if not match:
-                if len(buffer) > _MAX_RECORD_BYTES:
-                    return
-                break
-            yield line, buffer[: match.end()]
-            line += buffer.count(b"\n", 0, match.end())
-            buffer = buffer[match.end() :]
-            inside = False
-        if not block:
-            if inside and buffer.strip():
-                yield line, buffer  # a record cut short at the end of the file
-            return
-
-
-_REC_ID = re.compile(rb"<(?:\w+:)?lidoRecID[^>]*>\s*([^<]{1,500}?)\s*</", re.IGNORECASE)
-
-
 def _recover(
     path: Path, prefix: str | None, nsmap: dict[str | None, str], done: int
 ) -> Iterator[SourceRecord]:
-    """Parse each record after the first ``done`` on its own."""
-    declarations = " ".join(
-        (f'xmlns:{key}="{value}"' if key else f'xmlns="{value}"') for key, value in nsmap.items()
-    )
-    # the wrapper is one line, so a line inside the chunk maps straight onto the file
-    opening = f"<recovery {declarations}>".encode()
-    with path.open("rb") as handle:
-        for index, (line, chunk) in enumerate(_split(handle, prefix), start=1):
-            if index <= done:
-                continue
-            location = _location(index, line)
-            try:
-                wrapper = etree.fromstring(opening + chunk + b"</recovery>", xmlsafe.parser())
-            except etree.XMLSyntaxError as error:
-                found = _REC_ID.search(chunk)
-                identifier = found.group(1).decode("utf-8", "replace") if found else None
-                where = line + (error.lineno or 1) - 1
-                yield SourceRecord(
-                    record=None,
-                    location=location + (f", lidoRecID {identifier}" if identifier else ""),
-                    problems=[_broken(error.msg, where)],
-                    identifier=identifier,
-                )
-                continue
-            element = wrapper[0] if len(wrapper) else None
-            if element is None or element.tag != LIDO:
-                continue
-            _shift_lines(element, line - 1)
-            yield map_record(element, location)
-
-
-def _shift_lines(element: etree._Element, offset: int) -> None:
-    if offset <= 0:
-        return
-    for node in element.iter():
-        if node.sourceline is not None:
-            node.sourceline = node.sourceline + offset
+    """Map each record after the first ``done`` on its own (:mod:`.lido_recovery`)."""
+    for piece in recover_records(path, LIDO, prefix, nsmap, done):
+        location = _location(piece.index, piece.line)
+        if piece.element is not None:
+            yield map_record(piece.element, location)
+            continue
+        assert piece.error is not None
+        identifier = piece.identifier
+        yield SourceRecord(
+            record=None,
+            location=location + (f", lidoRecID {identifier}" if identifier else ""),
+            problems=[_broken(piece.error, piece.error_line)],
+            identifier=identifier,
+        )
 
 
 def _broken(message: str, line: int) -> Problem:
