@@ -63,9 +63,12 @@ def index_object(
     object_id: str,
     workspace: Workspace,
     description: ObjectDescription | None = None,
+    inventory: Inventory | None = None,
 ) -> StoredObject:
-    """Make the index rows of ``object_id`` match its head version in ``storage``."""
-    inventory: Inventory = storage.inventory(object_id)
+    """Make the index rows of ``object_id`` match its head version in ``storage``
+    (``inventory``: the head inventory a commit just wrote, to save reading it back)."""
+    if inventory is None:
+        inventory = storage.inventory(object_id)
     if description is None:
         description = read_description(storage, object_id)
     head = inventory.versions[inventory.head]

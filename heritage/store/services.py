@@ -672,7 +672,9 @@ class PreservationService:
                 ocfl_user(self.runtime, actor),
                 expected_head=row.head_version if row is not None else None,
             )
-            indexed = index_object(session, self.storage, object_id, workspace, description)
+            indexed = index_object(
+                session, self.storage, object_id, workspace, description, result.inventory
+            )
             if result.changed:
                 event_type = (
                     EventType.INGESTION

@@ -28,6 +28,7 @@ from heritage.store.ocfl import (
     get_layout,
 )
 from heritage.store.ocfl import commit as commit_module
+from heritage.store.ocfl import inventory as inventory_module
 from heritage.store.ocfl import store as store_module
 from heritage.store.ocfl.layouts import LayoutError
 
@@ -251,6 +252,20 @@ def test_an_unchanged_state_writes_no_version(root: StorageRoot) -> None:
     result = root.create_or_update(RECORD, Changes.of({"a.txt": b"same"}), "again", ALICE)
     assert (result.version, result.changed) == ("v1", False)
     assert [v.name for v in root.versions(RECORD)] == ["v1"]
+
+
+def test_a_commit_returns_and_caches_the_inventory_it_wrote(root: StorageRoot) -> None:
+    """What a commit keeps in memory (returned, and cached as the parse of the bytes it
+    wrote) is what parsing those bytes afresh gives, path lists in their order too."""
+    root.create_or_update(RECORD, Changes.of({"b.txt": b"same", "a.txt": b"same"}), "1", ALICE)
+    result = root.create_or_update(
+        RECORD, Changes.of({"c.txt": b"same", "d.txt": b"new"}, remove={"b.txt"}), "2", BOB
+    )
+    written = (root.object_root(RECORD) / "inventory.json").read_bytes()
+    assert result.inventory is not None
+    assert inventory_module.parse_inventory(written) is result.inventory
+    assert inventory_module._parse(written) == result.inventory
+    assert result.inventory.to_json() == written
 
 
 @pytest.mark.parametrize(

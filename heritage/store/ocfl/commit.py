@@ -30,7 +30,13 @@ from heritage.store.ocfl.fsops import (
     write_file,
 )
 from heritage.store.ocfl.hooks import VersionSigner
-from heritage.store.ocfl.inventory import INVENTORY_NAME, Inventory, sidecar_name, sidecar_text
+from heritage.store.ocfl.inventory import (
+    INVENTORY_NAME,
+    Inventory,
+    remember_written,
+    sidecar_name,
+    sidecar_text,
+)
 
 OBJECT_DECLARATION = "0=ocfl_object_1.1"
 OBJECT_DECLARATION_TEXT = b"ocfl_object_1.1\n"
@@ -64,6 +70,7 @@ def build_object(
     directories.append(version_dir)
     files += _move_content(target, new_content, directories)
     data = inventory.to_json()
+    remember_written(data, inventory)
     pair = (
         (INVENTORY_NAME, data),
         (sidecar_name(inventory.digest_algorithm), sidecar_text(data, inventory.digest_algorithm)),
@@ -243,6 +250,7 @@ def build_version(
     directories.append(version_dir)
     files += _move_content(stage, new_content, directories)
     data = inventory.to_json()
+    remember_written(data, inventory)
     sidecar = sidecar_name(inventory.digest_algorithm)
     pair = ((INVENTORY_NAME, data), (sidecar, sidecar_text(data, inventory.digest_algorithm)))
     root_dir = stage / "root"

@@ -12,8 +12,9 @@ new version never alters the history it records (OCFL E066, W011).
 
 from __future__ import annotations
 
-import functools
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -297,6 +298,12 @@ def _parse_version(name: str, value: object, manifest: Mapping[str, list[str]]) 
     return Version(created=created, state=state, message=message, user=user)
 
 
+# Parsed inventories by their bytes, the most recently used last.
+_PARSED: OrderedDict[bytes, Inventory] = OrderedDict()
+_PARSED_LOCK = threading.Lock()
+_PARSED_SIZE = 128
+
+
 def parse_inventory(data: bytes) -> Inventory:
     """Parse inventory bytes; raises InventoryError carrying the OCFL code on the first problem.
 
@@ -304,11 +311,28 @@ def parse_inventory(data: bytes) -> Inventory:
     and checking every path of a long history each time dominated commit time.
     Callers must treat the returned inventory as read-only (every writer copies it).
     """
-    return _parse_inventory_cached(bytes(data))
+    key = bytes(data)
+    with _PARSED_LOCK:
+        found = _PARSED.get(key)
+        if found is not None:
+            _PARSED.move_to_end(key)
+            return found
+    inventory = _parse(key)
+    remember_written(key, inventory)
+    return inventory
 
 
-@functools.lru_cache(maxsize=128)
-def _parse_inventory_cached(data: bytes) -> Inventory:
+def remember_written(data: bytes, inventory: Inventory) -> None:
+    """Cache ``inventory`` as the parse of ``data``, the bytes it was just serialised to
+    (a commit that writes an inventory reads it back next: the index, the next change)."""
+    with _PARSED_LOCK:
+        _PARSED[data] = inventory
+        _PARSED.move_to_end(data)
+        while len(_PARSED) > _PARSED_SIZE:
+            _PARSED.popitem(last=False)
+
+
+def _parse(data: bytes) -> Inventory:
     try:
         raw = orjson.loads(data)  # rejects invalid UTF-8 as well as invalid JSON
     except orjson.JSONDecodeError as exc:

@@ -99,6 +99,7 @@ from heritage.store.ocfl.inventory import (
     Version,
     parse_inventory,
     path_problem,
+    remember_written,
     sidecar_name,
     sidecar_text,
     version_name,
@@ -488,9 +489,11 @@ class S3StorageRoot(S3Repairs):
                 self._bucket.delete_many(sorted(uploaded - wanted))
             if not plan.changed:
                 assert head is not None
-                return CommitResult(object_id, head.head, changed=False)
+                return CommitResult(object_id, head.head, changed=False, inventory=head)
             self._publish(work, plan.inventory)
-            return CommitResult(object_id, plan.inventory.head, changed=True)
+            return CommitResult(
+                object_id, plan.inventory.head, changed=True, inventory=plan.inventory
+            )
 
     def _upload(
         self,
@@ -541,6 +544,7 @@ class S3StorageRoot(S3Repairs):
         """Steps 2 to 4 of the commit protocol (module docstring)."""
         root, version = work.root, inventory.head
         data = inventory.to_json()
+        remember_written(data, inventory)
         algorithm = inventory.digest_algorithm
         sidecar = sidecar_text(data, algorithm)
         new_object = work.head is None

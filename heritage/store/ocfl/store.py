@@ -165,6 +165,8 @@ class CommitResult:
     version: str
     # False when the changes left the state as it was and no version was written
     changed: bool
+    # the object's inventory at ``version``, as written (the index is made from it)
+    inventory: Inventory | None = None
 
 
 class StorageRoot(BulkCreation, LocalRepairs):
@@ -424,7 +426,7 @@ class StorageRoot(BulkCreation, LocalRepairs):
                 )
                 if not plan.changed:
                     assert head is not None
-                    return CommitResult(object_id, head.head, changed=False)
+                    return CommitResult(object_id, head.head, changed=False, inventory=head)
                 by_digest = {digest: file for file, digest in incoming.values()}
                 content = {
                     content_path: by_digest[digest]
@@ -452,7 +454,9 @@ class StorageRoot(BulkCreation, LocalRepairs):
                         sidecar_name(plan.inventory.digest_algorithm),
                         self.signer.extension_name if self.signer else None,
                     )
-            return CommitResult(object_id, plan.inventory.head, changed=True)
+            return CommitResult(
+                object_id, plan.inventory.head, changed=True, inventory=plan.inventory
+            )
 
     def purge(self, object_id: str) -> None:
         """Delete an object and its whole history for good. Only administrators may ask for it

@@ -75,7 +75,7 @@ def plan_next_version(
         inventory = Inventory(
             id=head.id,
             head=version_name(version_number(head.head) + 1, like=head.head),
-            manifest={digest: list(paths) for digest, paths in head.manifest.items()},
+            manifest={digest: sorted(paths) for digest, paths in head.manifest.items()},
             versions=dict(head.versions),  # earlier version blocks are reused unchanged
             digest_algorithm=head.digest_algorithm,
             type=head.type,
@@ -104,7 +104,7 @@ def plan_next_version(
     if conflict is not None:
         raise InvalidChange(f"{conflict[0]!r} would be both a file and a directory")
     grouped: dict[str, list[str]] = {}
-    for path, digest in state.items():
+    for path, digest in sorted(state.items()):  # in the order the written inventory has
         grouped.setdefault(digest, []).append(path)
     inventory.versions[inventory.head] = Version(
         created=created, state=grouped, message=message, user=user
