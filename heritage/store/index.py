@@ -101,7 +101,7 @@ def index_object(
 def versions_after(inventory: Inventory, indexed_head: str | None) -> list[str]:
     """The object's versions past ``indexed_head``, the head the index knows: a commit
     interrupted after the store published its version and before its transaction
-    (a killed process) leaves them. None when the index is not behind the store."""
+    (a killed process) leaves them. Empty when the index is not behind the store."""
     names = inventory.version_names()
     if indexed_head is None or indexed_head not in names:
         return []  # a new object, or an index not of this store: nothing to recover

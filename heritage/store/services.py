@@ -39,6 +39,7 @@ from heritage.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    ServiceError,
 )
 from heritage.jobs.services import JobService
 from heritage.runtime import Runtime
@@ -601,7 +602,7 @@ class PreservationService:
                 # The store is ahead of the index: a commit was interrupted after its
                 # version was published. Catch the index up, then decide on the
                 # recorded state (an edit begun before that version is refused).
-                if self.heal_index(object_id) is None:
+                if self._heal_before_retry(object_id) is None:
                     raise Conflict("The object changed meanwhile; try again.") from None
                 try:
                     view = self._commit(*arguments, new, delete, hooks or CommitHooks())
@@ -710,6 +711,17 @@ class PreservationService:
                 self.replicate_after_commit(uow, object_id, workspace.id)
             uow.commit()
             return self._view(session, workspace, indexed)
+
+    def _heal_before_retry(self, object_id: str) -> IndexCatchUp | None:
+        try:
+            return self.heal_index(object_id)
+        except (OcflError, CryptoError, ServiceError, OSError) as error:
+            log.error("index could not catch up", object_id=object_id, error=str(error))
+            raise ContentUnavailable(
+                f"Object {object_id} has a newer version in the store than its index, left by "
+                f"an interrupted save, and the index could not be brought up to it ({error}). "
+                "Nothing was changed. An administrator can run 'heritage rebuild-index'."
+            ) from None
 
     def heal_index(self, object_id: str) -> IndexCatchUp | None:
         """Bring the index of one object to the store's head where it is elsewhere: a

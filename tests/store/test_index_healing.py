@@ -18,10 +18,11 @@ from sqlalchemy import select
 import heritage.records.services as record_services
 from heritage.accounts.identity import SYSTEM
 from heritage.audit.models import AuditEntry
-from heritage.errors import Conflict
+from heritage.errors import Conflict, ContentUnavailable
 from heritage.records.model import Record
 from heritage.records.services import RecordService
 from heritage.runtime import Runtime
+from heritage.store.crypto import MissingKey
 from heritage.store.maintenance import FixityService
 from heritage.store.models import PreservationEvent, StoredObject
 from heritage.store.ocfl import Changes, HeadMismatch, User
@@ -129,6 +130,9 @@ def test_the_next_change_catches_the_index_up_and_records_the_missed_version(
     assert reindex_entries(runtime, object_id) == [{"from": "v1", "versions": ["v2"]}]
     with service.open_file(SYSTEM, "alpha", view.uuid, "notes.txt") as opened:
         assert opened.read_all() == b"lost? no"
+    # the file of the change that found the index behind went in with its second try
+    with service.open_file(SYSTEM, "alpha", view.uuid, "more.txt") as opened:
+        assert opened.read_all() == b"more"
 
 
 def test_an_edit_begun_before_the_missed_version_is_refused_and_the_record_shows_it(
@@ -194,3 +198,36 @@ def test_an_index_ahead_of_the_store_is_brought_back_to_it(runtime: Runtime) -> 
     after = service.add_files(SYSTEM, "alpha", view.uuid, {"more.txt": b"more"})
     assert after.row.head_version == "v2" == runtime.storage.inventory(object_id).head
     assert reindex_entries(runtime, object_id) == [{"from": "v7", "versions": []}]
+
+
+def test_an_index_that_cannot_catch_up_is_a_clear_error_and_changes_nothing(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = RecordService(runtime)
+    base = {"identifier": "heal-2", "edm_type": "IMAGE", "rights": RIGHTS}
+    view = records.create(
+        SYSTEM, "alpha", Record.model_validate({**base, "title": [{"value": "One"}]})
+    )
+    object_id = view.row.object_id
+    monkeypatch.setattr(record_services, "index_record", die)
+    with pytest.raises(Killed):
+        records.update(
+            SYSTEM,
+            view.uuid,
+            Record.model_validate({**base, "title": [{"value": "Two"}]}),
+            base_version="v1",
+        )
+    monkeypatch.undo()
+
+    # the record's metadata is encrypted, and its workspace's data key is not at hand
+    def no_key(key_id: str) -> bytes:
+        raise MissingKey(key_id)
+
+    monkeypatch.setattr(runtime.keyring, "data_key", no_key)
+    mine = Record.model_validate({**base, "title": [{"value": "Three"}]})
+    with pytest.raises(ContentUnavailable, match="heritage rebuild-index") as caught:
+        records.update(SYSTEM, view.uuid, mine, base_version="v1")
+    assert object_id in str(caught.value)
+    assert runtime.storage.inventory(object_id).head == "v2"  # nothing written
+    assert index_head(runtime, object_id) == "v1"
+    assert reindex_entries(runtime, object_id) == []
