@@ -510,7 +510,7 @@ class BatchService:
         if after is None:
             return None
         try:
-            view = self.records.update(
+            version = self.records.save(
                 actor,
                 row.uuid,
                 after,
@@ -525,9 +525,9 @@ class BatchService:
         except ServiceError as failure:
             item.outcome, item.message = BatchOutcome.FAILED, str(failure)[:2000]
             return item
-        if view.version == row.head_version:
+        if version == row.head_version:
             return None
-        item.outcome, item.version_after = BatchOutcome.CHANGED, view.version
+        item.outcome, item.version_after = BatchOutcome.CHANGED, version
         return item
 
     def _save_page(
@@ -709,7 +709,7 @@ class BatchService:
             current = self.records.get(actor, item.record_uuid)
             stored = {rep.file for rep in current.record.representations if rep.file}
             kept = [rep for rep in old.representations if not rep.file or rep.file in stored]
-            view = self.records.update(
+            version = self.records.save(
                 actor,
                 item.record_uuid,
                 old.model_copy(update={"representations": kept}),
@@ -722,7 +722,7 @@ class BatchService:
             return RevertOutcome.CONFLICT, None, str(conflict)[:2000]
         except ServiceError as failure:
             return RevertOutcome.FAILED, None, str(failure)[:2000]
-        return RevertOutcome.REVERTED, view.version, None
+        return RevertOutcome.REVERTED, version, None
 
 
 # -- the job -----------------------------------------------------------------------------------

@@ -653,7 +653,7 @@ class ImportService:
                 )
                 return finish(ItemAction.UNCHANGED, record_uuid)
             if not dry_run:
-                self.records.update(
+                self.records.save(
                     actor,
                     record_uuid,
                     record,

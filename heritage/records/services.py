@@ -533,7 +533,39 @@ class RecordService:
         audit_action: str = "record.update",
         problems: list[Problem] | None = None,
     ) -> RecordView:
-        """Save ``record`` as a new version, if anything changed.
+        """Save ``record`` as a new version, if anything changed (:meth:`save`), and
+        return the record as it is then."""
+        self.save(
+            actor,
+            record_uuid,
+            record,
+            base_version=base_version,
+            message=message,
+            files=files,
+            remove_files=remove_files,
+            action=action,
+            audit_action=audit_action,
+            problems=problems,
+        )
+        return self.get(actor, record_uuid)
+
+    def save(
+        self,
+        actor: Identity,
+        record_uuid: str,
+        record: Record,
+        *,
+        base_version: str | None,
+        message: str = "Edited",
+        files: Mapping[str, FileSource] | None = None,
+        remove_files: frozenset[str] = frozenset(),
+        action: str = "records.update",
+        audit_action: str = "record.update",
+        problems: list[Problem] | None = None,
+    ) -> str:
+        """Save ``record`` as a new version, if anything changed; the record's version
+        afterwards (the one it had when nothing changed). Imports and batch edits call
+        this: they need the version, not the record read back.
 
         ``base_version`` is the version the edit started from; when another save came
         in between, :class:`Conflict`. ``None`` skips the check (imports, which
@@ -548,11 +580,11 @@ class RecordService:
                 raise Conflict("This record was deleted; restore it before editing it.")
             if unchanged:
                 # nothing would be written, so there is no lost update to guard against
-                return self._view(row, workspace)
+                return row.head_version
             object_id, slug = row.object_id, workspace.slug
         problems = check_problems(record) if problems is None else problems
         stored_files = self._stored_files(record, files)
-        self.store.change(
+        saved = self.store.change(
             actor,
             slug,
             object_id,
@@ -569,7 +601,7 @@ class RecordService:
                 base_version=base_version,
             ),
         )
-        return self.get(actor, record_uuid)
+        return saved.row.head_version
 
     def revert(
         self, actor: Identity, record_uuid: str, version: str, *, base_version: str | None

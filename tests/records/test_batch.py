@@ -231,10 +231,10 @@ def test_a_conflict_is_reported_and_the_rest_applies(
 ) -> None:
     uuids = make(heritage_runtime, editor, 3)
     records = RecordService(heritage_runtime)
-    original = RecordService.update
+    original = RecordService.save
     raced = {"done": False}
 
-    def racing_update(self: RecordService, actor: Identity, record_uuid: str, *a, **k):  # type: ignore[no-untyped-def]
+    def racing_save(self: RecordService, actor: Identity, record_uuid: str, *a, **k):  # type: ignore[no-untyped-def]
         if record_uuid == uuids[1] and not raced["done"]:
             raced["done"] = True  # someone saves this record just before the batch does
             current = records.get(editor, record_uuid)
@@ -242,7 +242,7 @@ def test_a_conflict_is_reported_and_the_rest_applies(
             original(self, actor, record_uuid, other, base_version=current.version)
         return original(self, actor, record_uuid, *a, **k)
 
-    monkeypatch.setattr(RecordService, "update", racing_update)
+    monkeypatch.setattr(RecordService, "save", racing_save)
     request = BatchRequest(
         selection=Selection(q="b-"), operations=[AddValue(field="subject", value=Value.text("x"))]
     )
