@@ -20,7 +20,7 @@ from heritage.accounts.identity import SYSTEM
 from heritage.audit.models import AuditEntry
 from heritage.errors import Conflict, ContentUnavailable
 from heritage.records.model import Record
-from heritage.records.services import RecordService
+from heritage.records.services import RecordService, RecordView
 from heritage.runtime import Runtime
 from heritage.store.crypto import MissingKey
 from heritage.store.maintenance import FixityService
@@ -60,6 +60,30 @@ def interrupted_change(service: PreservationService, view: ObjectView, data: byt
             action="objects.update",
             hooks=CommitHooks(after=die),
         )
+
+
+def record(identifier: str, title: str) -> Record:
+    return Record.model_validate(
+        {
+            "identifier": identifier,
+            "edm_type": "IMAGE",
+            "rights": RIGHTS,
+            "title": [{"value": title}],
+        }
+    )
+
+
+def record_with_interrupted_save(
+    records: RecordService, identifier: str, monkeypatch: pytest.MonkeyPatch
+) -> RecordView:
+    """A record at v1 in the index whose save of v2 ("Two") was interrupted after the
+    store: the index rows of v2 were never written."""
+    view = records.create(SYSTEM, "alpha", record(identifier, "One"))
+    monkeypatch.setattr(record_services, "index_record", die)
+    with pytest.raises(Killed):
+        records.update(SYSTEM, view.uuid, record(identifier, "Two"), base_version="v1")
+    monkeypatch.undo()
+    return view
 
 
 def index_head(runtime: Runtime, object_id: str) -> str:
@@ -139,23 +163,11 @@ def test_an_edit_begun_before_the_missed_version_is_refused_and_the_record_shows
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     records = RecordService(runtime)
-    base = {"identifier": "heal-1", "edm_type": "IMAGE", "rights": RIGHTS}
-    first = Record.model_validate({**base, "title": [{"value": "One"}]})
-    view = records.create(SYSTEM, "alpha", first)
+    view = record_with_interrupted_save(records, "heal-1", monkeypatch)
     object_id = view.row.object_id
-    # a save of the record interrupted after the store: its index rows are never written
-    monkeypatch.setattr(record_services, "index_record", die)
-    with pytest.raises(Killed):
-        records.update(
-            SYSTEM,
-            view.uuid,
-            Record.model_validate({**base, "title": [{"value": "Two"}]}),
-            base_version="v1",
-        )
-    monkeypatch.undo()
     assert records.get(SYSTEM, view.uuid).version == "v1"
 
-    mine = Record.model_validate({**base, "title": [{"value": "Three"}]})
+    mine = record("heal-1", "Three")
     with pytest.raises(Conflict, match="version v2"):
         records.update(SYSTEM, view.uuid, mine, base_version="v1")
     # refused, but the index caught up: the record shows the saved version now
@@ -204,27 +216,15 @@ def test_an_index_that_cannot_catch_up_is_a_clear_error_and_changes_nothing(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     records = RecordService(runtime)
-    base = {"identifier": "heal-2", "edm_type": "IMAGE", "rights": RIGHTS}
-    view = records.create(
-        SYSTEM, "alpha", Record.model_validate({**base, "title": [{"value": "One"}]})
-    )
+    view = record_with_interrupted_save(records, "heal-2", monkeypatch)
     object_id = view.row.object_id
-    monkeypatch.setattr(record_services, "index_record", die)
-    with pytest.raises(Killed):
-        records.update(
-            SYSTEM,
-            view.uuid,
-            Record.model_validate({**base, "title": [{"value": "Two"}]}),
-            base_version="v1",
-        )
-    monkeypatch.undo()
 
     # the record's metadata is encrypted, and its workspace's data key is not at hand
     def no_key(key_id: str) -> bytes:
         raise MissingKey(key_id)
 
     monkeypatch.setattr(runtime.keyring, "data_key", no_key)
-    mine = Record.model_validate({**base, "title": [{"value": "Three"}]})
+    mine = record("heal-2", "Three")
     with pytest.raises(ContentUnavailable, match="heritage rebuild-index") as caught:
         records.update(SYSTEM, view.uuid, mine, base_version="v1")
     assert object_id in str(caught.value)
