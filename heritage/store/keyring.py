@@ -29,6 +29,7 @@ from heritage.db.engine import Database
 from heritage.store.crypto import (
     KeyManager,
     LocalMasterKey,
+    MasterKeyUnavailable,
     MissingKey,
     WrappedKey,
     WrongMasterKey,
@@ -65,8 +66,30 @@ class WorkspaceKeyring:
     @property
     def manager(self) -> KeyManager:
         if self._manager is None:
+            self._refuse_a_second_master_key()
             self._manager = open_key_manager(self.settings)
         return self._manager
+
+    def _refuse_a_second_master_key(self) -> None:
+        """The local key manager makes its key file on first use. Where the database
+        already holds data keys, they were wrapped by a master key this machine lacks (an
+        application server or worker set up without the instance's keys, or a lost key
+        file): a new key would open none of them, and what it wrapped could be opened
+        nowhere else."""
+        uses_file = self.settings.key_manager == "local" and self.settings.master_key is None
+        key_file = self.settings.resolved_data_dir / MASTER_KEY_FILE
+        if not uses_file or key_file.exists():
+            return
+        with self.database.session() as session:
+            wrapped_by = session.scalar(select(WorkspaceKey.master_key_id).limit(1))
+        if wrapped_by is not None:
+            raise MasterKeyUnavailable(
+                f"this machine has no master key ({key_file} is missing and "
+                "HERITAGE_MASTER_KEY is unset), but the database holds data "
+                f"keys wrapped by master key {wrapped_by!r}. Install the instance's keys "
+                "(heritage keys export FILE on a machine that has them, heritage keys import "
+                "FILE here) or set HERITAGE_MASTER_KEY; no new master key was made"
+            )
 
     def existing_key(self, session: Session, workspace: Workspace) -> tuple[str, bytes] | None:
         """The workspace's key id and data key, or None when it has none yet."""

@@ -214,22 +214,33 @@ class PreservationService:
     def encryption_key(self, workspace_slug: str) -> tuple[str, bytes] | None:
         """The key new files of the workspace are encrypted with, created on first need;
         None when the workspace stores files as they are. Uploads use it too."""
-        with self.runtime.database.session() as session:
-            workspace = session.scalar(select(Workspace).where(Workspace.slug == workspace_slug))
-            if workspace is None:
-                raise NotFound(f"No workspace '{workspace_slug}'")
-            if not workspace.encrypt_files:
-                return None
-            existing = self.runtime.keyring.existing_key(session, workspace)
-        if existing is not None:
-            return existing
-        with self.runtime.database.session(write=True) as session:
-            workspace = session.scalar(select(Workspace).where(Workspace.slug == workspace_slug))
-            if workspace is None:
-                raise NotFound(f"No workspace '{workspace_slug}'")
-            key = self.runtime.keyring.ensure_key(session, workspace)
-            session.commit()
-            return key
+        try:
+            with self.runtime.database.session() as session:
+                workspace = session.scalar(
+                    select(Workspace).where(Workspace.slug == workspace_slug)
+                )
+                if workspace is None:
+                    raise NotFound(f"No workspace '{workspace_slug}'")
+                if not workspace.encrypt_files:
+                    return None
+                existing = self.runtime.keyring.existing_key(session, workspace)
+            if existing is not None:
+                return existing
+            with self.runtime.database.session(write=True) as session:
+                workspace = session.scalar(
+                    select(Workspace).where(Workspace.slug == workspace_slug)
+                )
+                if workspace is None:
+                    raise NotFound(f"No workspace '{workspace_slug}'")
+                key = self.runtime.keyring.ensure_key(session, workspace)
+                session.commit()
+                return key
+        except CryptoError as error:
+            log.error("no encryption key", workspace=workspace_slug, error=str(error))
+            raise ContentUnavailable(
+                f"Files of workspace '{workspace_slug}' cannot be encrypted: "
+                f"{type(error).__name__}: {error}. Nothing was stored."
+            ) from None
 
     def prepare(
         self,

@@ -9,7 +9,7 @@ import pytest
 
 from heritage.accounts.identity import SYSTEM, Identity
 from heritage.audit.services import list_entries
-from heritage.errors import InvalidInput, NotFound, PermissionDenied
+from heritage.errors import ContentUnavailable, InvalidInput, NotFound, PermissionDenied
 from heritage.runtime import Runtime
 from heritage.store.crypto import read_header
 from heritage.store.description import DESCRIPTION_PATH, ObjectDescription
@@ -199,3 +199,36 @@ def test_rebuild_index_from_the_storage_root_alone(
     # encrypted content still opens through the rebuilt index
     with service.open_file(SYSTEM, "alpha", first.uuid, "b.bin") as opened:
         assert opened.read_all() == b"\x00" * 10
+
+
+def test_a_machine_without_the_master_key_makes_none_and_says_what_to_install(
+    heritage_runtime: Runtime, world: World, service: PreservationService
+) -> None:
+    """An application server or worker set up without the instance's keys: it must not
+    make a master key of its own (what it wrapped could be opened nowhere else)."""
+    view = service.create_object(SYSTEM, "alpha", files={"scan.tif": b"II*\x00" + b"x" * 500})
+    key_file = heritage_runtime.settings.resolved_data_dir / "keys" / "master.key"
+    kept = key_file.read_bytes()
+    key_file.unlink()
+    other = Runtime(heritage_runtime.settings)  # a fresh process: nothing cached
+    try:
+        elsewhere = PreservationService(other)
+        with (
+            pytest.raises(ContentUnavailable, match="heritage keys import") as caught,
+            elsewhere.open_file(SYSTEM, "alpha", view.uuid, "scan.tif") as opened,
+        ):
+            opened.read_all()
+        assert "master key" in str(caught.value)
+        # a workspace that needs its first data key now is refused as well
+        with pytest.raises(ContentUnavailable, match="cannot be encrypted"):
+            elsewhere.create_object(SYSTEM, "beta", files={"deed.pdf": b"%PDF-1.7"})
+        assert not key_file.exists(), "no master key of its own"
+        assert [row.title for row in elsewhere.list_objects(SYSTEM, "beta")] == [
+            row.title for row in service.list_objects(SYSTEM, "beta")
+        ]
+    finally:
+        other.close()
+    key_file.write_bytes(kept)
+    key_file.chmod(0o600)
+    with service.open_file(SYSTEM, "alpha", view.uuid, "scan.tif") as opened:
+        assert opened.read_all().startswith(b"II*\x00")
