@@ -4,6 +4,9 @@
 services call it after every commit and ``rebuild_index`` calls it for every
 object found by walking the storage root. Workspaces unknown to the database
 (a lost database) are recreated from what the objects say about them.
+``reindex_object``, ``versions_after`` and ``version_events`` serve one object
+whose index a commit interrupted after the store left behind (the services'
+``heal_index``).
 """
 
 from __future__ import annotations
