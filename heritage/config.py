@@ -123,6 +123,12 @@ class Settings(BaseSettings):
         description="Job queue backend. auto: redis when REDIS_URL is set, else sqlite. "
         "immediate runs jobs inside the calling process (tests, one-off scripts).",
     )
+    search_backend: Literal["tantivy", "postgresql"] = Field(
+        default="tantivy",
+        description="Search engine. tantivy: an index in DATA_DIR/search (one machine). "
+        "postgresql: tables in the instance's PostgreSQL database (several application "
+        "servers share it); needs a PostgreSQL DATABASE_URL.",
+    )
     embedded_worker: bool = Field(
         default=True,
         description="`heritage serve` starts a job worker process beside the web server "
@@ -182,6 +188,14 @@ class Settings(BaseSettings):
     def _redis_queue_needs_url(self) -> Settings:
         if self.queue == "redis" and not self.redis_url:
             raise ValueError("HERITAGE_QUEUE=redis needs HERITAGE_REDIS_URL to be set")
+        return self
+
+    @model_validator(mode="after")
+    def _postgresql_search_needs_postgresql(self) -> Settings:
+        if self.search_backend == "postgresql" and self.uses_sqlite:
+            raise ValueError(
+                "HERITAGE_SEARCH_BACKEND=postgresql needs a PostgreSQL HERITAGE_DATABASE_URL"
+            )
         return self
 
     @model_validator(mode="after")

@@ -13,6 +13,7 @@ from heritage.db.engine import Database
 from heritage.jobs.queue import JobQueue
 
 if TYPE_CHECKING:
+    from heritage.search.backends import SearchBackend
     from heritage.store.keyring import WorkspaceKeyring
     from heritage.store.ocfl.hooks import VersionSigner
 
@@ -22,6 +23,11 @@ class Runtime:
         self.settings = settings
         settings.ensure_data_dir()
         self.database = Database(settings.resolved_database_url)
+        from heritage.search import outbox
+        from heritage.search.services import SearchService
+
+        # Records changed by any service in this process reach search after commit.
+        outbox.install(self.database, lambda: SearchService(self).sync())
 
     @cached_property
     def passwords(self) -> Passwords:
@@ -53,5 +59,14 @@ class Runtime:
 
         return open_storage_root(self.settings, signer=self.signer)
 
+    @cached_property
+    def search(self) -> SearchBackend:
+        """The instance's search backend (tantivy or PostgreSQL), opened on first use."""
+        from heritage.search.backends import open_backend
+
+        return open_backend(self)
+
     def close(self) -> None:
+        if "search" in self.__dict__:
+            self.search.close()
         self.database.dispose()

@@ -55,6 +55,10 @@ class Database:
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._write_sessions = sessionmaker(writer, expire_on_commit=False)
 
+    def sessionmakers(self) -> tuple[sessionmaker[Session], ...]:
+        """Both session factories, for packages that listen to session events."""
+        return (self._sessions, self._write_sessions)
+
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"

@@ -1,0 +1,415 @@
+"""The PostgreSQL search backend: full text in the instance's own database.
+
+For instances with several application servers, which share the database but
+not a disk. The analysed words and stems (``analysis.py``) go into two
+``tsvector`` columns through the ``simple`` configuration, weighted by group
+(title A, agents B, context C, body D), so PostgreSQL only stores and matches
+terms; field terms (``creator:rembrandt``) are a third ``tsvector`` of verbatim
+lexemes. Fuzzy words are looked up in a vocabulary with ``pg_trgm`` and
+``fuzzystrmatch`` (both trusted extensions, created on first use).
+
+Query words are folded ``\\w`` runs (``query.py``), so they never contain the
+quote, colon or operator characters of ``tsquery`` syntax; they still travel as
+bound parameters, and only the operators are written into the SQL.
+"""
+
+# The SQL below is built from constant names (tables, columns, facets) and the
+# query tree's operators; every value is a bound parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from heritage.search import analysis
+from heritage.search.backends import Location, SearchHits, SearchRequest, register
+from heritage.search.documents import FACETS, GROUPS, SearchDocument
+from heritage.search.query import Node, Not, Or, Phrase, Term
+
+if TYPE_CHECKING:
+    from heritage.runtime import Runtime
+
+TABLE = "search_documents_v1"
+VOCABULARY = "search_vocabulary_v1"
+WEIGHTS = dict(zip(GROUPS, "ABCD", strict=True))
+RANK_WEIGHTS = "{0.25, 0.45, 0.7, 1.0}"  # D, C, B, A, as ts_rank takes them
+MAX_FUZZY_EXPANSIONS = 20
+
+_DDL = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE EXTENSION IF NOT EXISTS fuzzystrmatch",
+    f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+        record_uuid varchar(36) PRIMARY KEY,
+        workspace_id integer NOT NULL,
+        words tsvector NOT NULL,
+        stems tsvector NOT NULL,
+        fterms tsvector NOT NULL,
+        facet_keys text[] NOT NULL,
+        {", ".join(f"f_{name} text[] NOT NULL" for name in FACETS)},
+        year_from integer,
+        year_to integer,
+        lat double precision,
+        lon double precision,
+        updated bigint NOT NULL,
+        title_key text COLLATE "C" NOT NULL,
+        suggest text[] NOT NULL,
+        suggest_words tsvector NOT NULL
+    )""",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_words ON {TABLE} USING gin (words)",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_stems ON {TABLE} USING gin (stems)",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_fterms ON {TABLE} USING gin (fterms)",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_facets ON {TABLE} USING gin (facet_keys)",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_suggest ON {TABLE} USING gin (suggest_words)",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_workspace ON {TABLE} (workspace_id)",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_years ON {TABLE} (year_from, year_to)",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_updated ON {TABLE} (updated)",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_title ON {TABLE} (title_key)",
+    f"CREATE TABLE IF NOT EXISTS {VOCABULARY} (term text PRIMARY KEY)",
+    f"CREATE INDEX IF NOT EXISTS {VOCABULARY}_trgm ON {VOCABULARY} USING gin (term gin_trgm_ops)",
+]
+
+_UPSERT = f"""
+INSERT INTO {TABLE} (
+    record_uuid, workspace_id, words, stems, fterms, facet_keys,
+    {", ".join(f"f_{name}" for name in FACETS)},
+    year_from, year_to, lat, lon, updated, title_key, suggest, suggest_words
+) VALUES (
+    :uuid, :workspace_id,
+    {" || ".join(f"setweight(to_tsvector('simple', :w_{g}), '{w}')" for g, w in WEIGHTS.items())},
+    {" || ".join(f"setweight(to_tsvector('simple', :s_{g}), '{w}')" for g, w in WEIGHTS.items())},
+    array_to_tsvector(CAST(:fterms AS text[])), CAST(:facet_keys AS text[]),
+    {", ".join(f"CAST(:f_{name} AS text[])" for name in FACETS)},
+    :year_from, :year_to, :lat, :lon, :updated, :title_key, CAST(:suggest AS text[]),
+    to_tsvector('simple', :suggest_words)
+)
+ON CONFLICT (record_uuid) DO UPDATE SET
+    workspace_id = EXCLUDED.workspace_id, words = EXCLUDED.words, stems = EXCLUDED.stems,
+    fterms = EXCLUDED.fterms, facet_keys = EXCLUDED.facet_keys,
+    {", ".join(f"f_{name} = EXCLUDED.f_{name}" for name in FACETS)},
+    year_from = EXCLUDED.year_from, year_to = EXCLUDED.year_to, lat = EXCLUDED.lat,
+    lon = EXCLUDED.lon, updated = EXCLUDED.updated, title_key = EXCLUDED.title_key,
+    suggest = EXCLUDED.suggest, suggest_words = EXCLUDED.suggest_words
+"""
+
+
+def _row(document: SearchDocument) -> dict[str, Any]:
+    point = document.points[0] if document.points else (None, None)
+    row: dict[str, Any] = {
+        "uuid": document.uuid,
+        "workspace_id": document.workspace_id,
+        "fterms": document.field_terms,
+        "facet_keys": [
+            f"{name}={value}" for name, values in document.facets.items() for value in values
+        ],
+        "year_from": document.year_from,
+        "year_to": document.year_to,
+        "lat": point[0],
+        "lon": point[1],
+        "updated": document.updated,
+        "title_key": document.title_key or "\uffff",
+        "suggest": document.suggestions,
+        "suggest_words": " ".join(" ".join(analysis.words(item)) for item in document.suggestions),
+    }
+    for group in GROUPS:
+        row[f"w_{group}"] = " ".join(document.words.get(group, ()))
+        row[f"s_{group}"] = " ".join(document.stems.get(group, ()))
+    for name in FACETS:
+        row[f"f_{name}"] = document.facets.get(name, [])
+    return row
+
+
+class _Compiler:
+    """A query tree as a SQL condition over the document table ``d``, with parameters."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.params: dict[str, Any] = {}
+
+    def param(self, value: Any) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f":{name}"
+
+    @staticmethod
+    def lexeme(word: str) -> str:
+        return "'" + word + "'"  # folded \w only: nothing to escape
+
+    def _fuzzy(self, word: str, distance: int) -> list[str]:
+        rows = self.connection.execute(
+            text(
+                f"SELECT term FROM {VOCABULARY} WHERE term % :word "
+                "AND levenshtein(term, :word) <= :distance "
+                "ORDER BY levenshtein(term, :word), term LIMIT :limit"
+            ),
+            {"word": word, "distance": distance, "limit": MAX_FUZZY_EXPANSIONS},
+        ).scalars()
+        return sorted({word, *rows})
+
+    def term(self, node: Term) -> str:
+        if node.field is not None:
+            lexeme = self.lexeme(f"{node.field}:{node.word}")
+            tsquery = lexeme + (":*" if node.prefix else "")
+            return f"d.fterms @@ CAST({self.param(tsquery)} AS tsquery)"
+        if node.prefix:
+            return f"d.words @@ CAST({self.param(self.lexeme(node.word) + ':*')} AS tsquery)"
+        if node.fuzzy:
+            words = self._fuzzy(node.word, node.fuzzy)
+            tsquery = " | ".join(self.lexeme(word) for word in words)
+            return f"d.words @@ CAST({self.param(tsquery)} AS tsquery)"
+        stems = " | ".join(self.lexeme(stem) for stem in sorted(analysis.query_stems(node.word)))
+        return (
+            f"(d.words @@ CAST({self.param(self.lexeme(node.word))} AS tsquery) "
+            f"OR d.stems @@ CAST({self.param(stems)} AS tsquery))"
+        )
+
+    def phrase(self, node: Phrase) -> str:
+        if node.field is not None:
+            return " AND ".join(self.term(Term(word, node.field)) for word in node.words)
+        tsquery = " <-> ".join(self.lexeme(word) for word in node.words)
+        return f"d.words @@ CAST({self.param(tsquery)} AS tsquery)"
+
+    def compile(self, node: Node) -> str:
+        if isinstance(node, Term):
+            return self.term(node)
+        if isinstance(node, Phrase):
+            return self.phrase(node)
+        if isinstance(node, Not):
+            return f"NOT ({self.compile(node.child)})"
+        joiner = " OR " if isinstance(node, Or) else " AND "
+        return "(" + joiner.join(self.compile(child) for child in node.children) + ")"
+
+    def rank_queries(self, node: Node | None) -> tuple[str, str] | None:
+        """tsqueries of every positive word, over words and over stems, for ranking."""
+        words: list[str] = []
+
+        def collect(item: Node | None) -> None:
+            if item is None or isinstance(item, Not):
+                return
+            if isinstance(item, Term):
+                if item.field is None:
+                    words.append(item.word)
+            elif isinstance(item, Phrase):
+                if item.field is None:
+                    words.extend(item.words)
+            else:
+                for child in item.children:
+                    collect(child)
+
+        collect(node)
+        if not words:
+            return None
+        exact = " | ".join(self.lexeme(word) for word in sorted(set(words)))
+        stems = " | ".join(
+            self.lexeme(stem)
+            for stem in sorted({s for w in words for s in analysis.query_stems(w)})
+        )
+        return self.param(exact), self.param(stems)
+
+
+class PostgresBackend:
+    name = "postgresql"
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.engine = runtime.database.engine
+        self._ready = False
+        self._lock = threading.Lock()
+
+    def _setup(self, connection: Connection) -> None:
+        if self._ready:
+            return
+        with self._lock:
+            if not self._ready:
+                # Serialised: two processes creating the same table race otherwise.
+                connection.execute(text("SELECT pg_advisory_xact_lock(7418502)"))
+                for statement in _DDL:
+                    connection.execute(text(statement))
+                self._ready = True
+
+    def write(self, documents: Sequence[SearchDocument], deleted: Sequence[str]) -> None:
+        if not documents and not deleted:
+            return
+        with self.engine.begin() as connection:
+            self._setup(connection)
+            if deleted:
+                connection.execute(
+                    text(f"DELETE FROM {TABLE} WHERE record_uuid = ANY(:uuids)"),
+                    {"uuids": list(deleted)},
+                )
+            if documents:
+                connection.execute(text(_UPSERT), [_row(document) for document in documents])
+                vocabulary = sorted(
+                    {
+                        word
+                        for document in documents
+                        for group in document.words.values()
+                        for word in group
+                    }
+                )
+                connection.execute(
+                    text(
+                        f"INSERT INTO {VOCABULARY} (term) SELECT unnest(CAST(:terms AS text[])) "
+                        "ON CONFLICT DO NOTHING"
+                    ),
+                    {"terms": vocabulary},
+                )
+
+    def clear(self) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(text(f"DROP TABLE IF EXISTS {TABLE}"))
+            connection.execute(text(f"DROP TABLE IF EXISTS {VOCABULARY}"))
+        self._ready = False
+
+    def close(self) -> None:
+        pass
+
+    def count(self) -> int:
+        with self.engine.begin() as connection:
+            self._setup(connection)
+            return int(connection.execute(text(f"SELECT count(*) FROM {TABLE}")).scalar() or 0)
+
+    def _where(self, compiler: _Compiler, request: SearchRequest, skip: str | None = None) -> str:
+        conditions = [f"d.workspace_id = ANY({compiler.param(sorted(request.workspaces))})"]
+        for name, values in request.filters.items():
+            if name != skip and values:
+                keys = [f"{name}={value}" for value in values]
+                conditions.append(f"d.facet_keys && CAST({compiler.param(keys)} AS text[])")
+        if request.years is not None:
+            low, high = request.years
+            if high is not None:
+                conditions.append(f"d.year_from <= {compiler.param(high)}")
+            if low is not None:
+                conditions.append(f"d.year_to >= {compiler.param(low)}")
+        if request.bbox is not None:
+            south, west, north, east = request.bbox
+            conditions.append(f"d.lat BETWEEN {compiler.param(south)} AND {compiler.param(north)}")
+            if west <= east:
+                conditions.append(
+                    f"d.lon BETWEEN {compiler.param(west)} AND {compiler.param(east)}"
+                )
+            else:
+                conditions.append(
+                    f"(d.lon >= {compiler.param(west)} OR d.lon <= {compiler.param(east)})"
+                )
+        if request.query is not None:
+            conditions.append(compiler.compile(request.query))
+        return " AND ".join(conditions)
+
+    def search(self, request: SearchRequest) -> SearchHits:
+        if not request.workspaces:
+            return SearchHits(total=0, hits=[])
+        with self.engine.begin() as connection:
+            self._setup(connection)
+            compiler = _Compiler(connection)
+            where = self._where(compiler, request)
+            order = {
+                "date": "d.year_from ASC NULLS LAST, d.record_uuid",
+                "-date": "d.year_to DESC NULLS LAST, d.record_uuid",
+                "title": "d.title_key ASC, d.record_uuid",
+                "changed": "d.updated DESC, d.record_uuid",
+            }.get(request.sort)
+            rank = compiler.rank_queries(request.query) if request.sort == "relevance" else None
+            if order is None:
+                if rank is not None:
+                    exact, stems = rank
+                    order = (
+                        f"ts_rank('{RANK_WEIGHTS}', d.words, CAST({exact} AS tsquery)) * 1.25 + "
+                        f"ts_rank('{RANK_WEIGHTS}', d.stems, CAST({stems} AS tsquery)) DESC, "
+                        "d.record_uuid"
+                    )
+                else:
+                    order = "d.updated DESC, d.record_uuid"
+            params = dict(compiler.params)
+            total = (
+                connection.execute(
+                    text(f"SELECT count(*) FROM {TABLE} d WHERE {where}"), params
+                ).scalar()
+                or 0
+            )
+            hits: list[str] = []
+            if total:
+                hits = list(
+                    connection.execute(
+                        text(
+                            f"SELECT d.record_uuid FROM {TABLE} d WHERE {where} "
+                            f"ORDER BY {order} LIMIT :limit OFFSET :offset"
+                        ),
+                        params | {"limit": request.limit, "offset": request.offset},
+                    ).scalars()
+                )
+            answer = SearchHits(total=int(total), hits=hits)
+            if not total:
+                return answer
+            for name in request.facets:
+                facet_compiler = _Compiler(connection)
+                facet_where = self._where(
+                    facet_compiler, request, skip=name if request.filters.get(name) else None
+                )
+                rows = connection.execute(
+                    text(
+                        f"SELECT value, count(*) AS n FROM {TABLE} d, unnest(d.f_{name}) AS value "
+                        f"WHERE {facet_where} GROUP BY value ORDER BY n DESC, value LIMIT :size"
+                    ),
+                    facet_compiler.params | {"size": request.facet_size},
+                ).all()
+                answer.facets[name] = [(str(value), int(count)) for value, count in rows]
+            if request.histogram:
+                rows = connection.execute(
+                    text(
+                        f"SELECT floor(d.year_from / 10.0) * 10 AS decade, count(*) FROM {TABLE} d "
+                        f"WHERE {where} AND d.year_from IS NOT NULL GROUP BY decade ORDER BY decade"
+                    ),
+                    params,
+                ).all()
+                answer.histogram = [(int(decade), int(count)) for decade, count in rows]
+            return answer
+
+    def locations(self, request: SearchRequest, limit: int) -> list[Location]:
+        if not request.workspaces:
+            return []
+        with self.engine.begin() as connection:
+            self._setup(connection)
+            compiler = _Compiler(connection)
+            where = self._where(compiler, request)
+            rows = connection.execute(
+                text(
+                    f"SELECT d.record_uuid, d.lat, d.lon FROM {TABLE} d "
+                    f"WHERE {where} AND d.lat IS NOT NULL ORDER BY d.updated DESC LIMIT :limit"
+                ),
+                compiler.params | {"limit": limit},
+            ).all()
+        return [Location(uuid, float(lat), float(lon)) for uuid, lat, lon in rows]
+
+    def suggest(self, prefix: str, workspaces: frozenset[int], limit: int) -> list[str]:
+        folded = analysis.words(prefix)
+        if not folded or not workspaces:
+            return []
+        tsquery = " & ".join([*(f"'{word}'" for word in folded[:-1]), f"'{folded[-1]}':*"])
+        with self.engine.begin() as connection:
+            self._setup(connection)
+            rows = connection.execute(
+                text(
+                    f"SELECT d.suggest FROM {TABLE} d WHERE d.workspace_id = ANY(:workspaces) "
+                    "AND d.suggest_words @@ CAST(:query AS tsquery) LIMIT 50"
+                ),
+                {"workspaces": sorted(workspaces), "query": tsquery},
+            ).scalars()
+            counts: dict[str, int] = {}
+            for suggestions in rows:
+                for item in suggestions:
+                    item_words = analysis.words(item)
+                    if all(word in item_words for word in folded[:-1]) and any(
+                        word.startswith(folded[-1]) for word in item_words
+                    ):
+                        counts[item] = counts.get(item, 0) + 1
+        ranked = sorted(counts, key=lambda item: (-counts[item], len(item), item))
+        return ranked[:limit]
+
+
+@register("postgresql")
+def _open(runtime: Runtime) -> PostgresBackend:
+    return PostgresBackend(runtime)

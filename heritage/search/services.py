@@ -1,0 +1,495 @@
+"""``SearchService``: what pages, the API and the CLI call to search and to index.
+
+Who may see what is decided here, once, through the policy: a search names the
+workspaces whose records the actor may view (``records.view``), the backend
+counts and returns nothing outside them, and the records of the hits are read
+back from the database with the same workspaces again before anything is shown.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import structlog
+from sqlalchemy import delete, func, select, text
+
+from heritage.accounts.identity import Identity
+from heritage.errors import InvalidInput
+from heritage.institutions.models import Institution
+from heritage.policy.decide import Target, decide
+from heritage.records.models import RecordRow
+from heritage.runtime import Runtime
+from heritage.search import analysis, query
+from heritage.search.backends import SORTS, Location, SearchHits, SearchRequest, Sort
+from heritage.search.documents import FACETS, SearchDocument, build_document
+from heritage.search.models import SearchPending, SearchState
+from heritage.workspaces.models import Workspace
+from heritage.workspaces.services import WorkspaceService
+
+log = structlog.get_logger(__name__)
+
+MAX_LIMIT = 100
+MAX_FILTER_VALUES = 20
+SYNC_BATCH = 1_000
+REBUILD_STATE = "rebuild"
+SNIPPET_WORDS = 30
+_WORD_SPAN = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """A search as people ask for it (page form, API query string, CLI)."""
+
+    q: str = ""
+    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    year_from: int | None = None
+    year_to: int | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    sort: Sort = "relevance"
+    cursor: str | None = None
+    limit: int = 20
+    facets: tuple[str, ...] = FACETS
+    facet_size: int = 10
+
+    def checked(self) -> SearchParams:
+        """Raise :class:`InvalidInput` naming the parameter a client got wrong."""
+        if self.sort not in SORTS:
+            raise InvalidInput.on("sort", f"one of {', '.join(SORTS)}")
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise InvalidInput.on("limit", f"between 1 and {MAX_LIMIT}")
+        for name, values in self.filters.items():
+            if name not in FACETS:
+                raise InvalidInput.on(name, f"not a facet; facets are {', '.join(FACETS)}")
+            if len(values) > MAX_FILTER_VALUES:
+                raise InvalidInput.on(name, f"at most {MAX_FILTER_VALUES} values")
+        unknown = [name for name in self.facets if name not in FACETS]
+        if unknown:
+            raise InvalidInput.on("facets", f"unknown facets: {', '.join(unknown)}")
+        if self.bbox is not None:
+            south, west, north, east = self.bbox
+            if not (-90 <= south <= north <= 90 and -180 <= west <= 180 and -180 <= east <= 180):
+                raise InvalidInput.on("bbox", "south,west,north,east in degrees, south <= north")
+        if not 1 <= self.facet_size <= 100:
+            raise InvalidInput.on("facet_size", "between 1 and 100")
+        return self
+
+
+@dataclass(frozen=True)
+class Segment:
+    text: str
+    marked: bool = False
+
+
+@dataclass
+class SearchHit:
+    uuid: str
+    identifier: str
+    title: str
+    workspace_slug: str
+    workspace_name: str
+    edm_type: str | None
+    status: str
+    snippet: list[Segment]
+    creators: list[str]
+    dates: list[str]
+    media: list[str]
+
+
+@dataclass
+class FacetValue:
+    value: str
+    count: int
+    label: str
+    selected: bool = False
+
+
+@dataclass
+class SearchResult:
+    total: int
+    hits: list[SearchHit]
+    facets: dict[str, list[FacetValue]]
+    histogram: list[tuple[int, int]]
+    offset: int
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+@dataclass
+class SyncReport:
+    indexed: int = 0
+    removed: int = 0
+
+
+def _encode_cursor(offset: int, sort: str) -> str:
+    raw = orjson.dumps({"o": offset, "s": sort})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None, sort: str) -> int:
+    if not cursor:
+        return 0
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = orjson.loads(base64.urlsafe_b64decode(padded))
+        offset = int(data["o"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise InvalidInput.on("cursor", "not a cursor this search returned") from error
+    if data.get("s") != sort or offset < 0:
+        raise InvalidInput.on("cursor", "belongs to a search in another order: start again")
+    return offset
+
+
+def snippet(texts: Sequence[str], words: set[str], prefixes: set[str]) -> list[Segment]:
+    """A window of the first text that contains a query word, the words marked."""
+    if not texts:
+        return []
+    stems = {stem for word in words for stem in analysis.query_stems(word)}
+
+    def matches(token: str) -> bool:
+        folded = analysis.fold(token)
+        if folded in words or any(folded.startswith(prefix) for prefix in prefixes):
+            return True
+        return bool(stems) and bool(analysis.query_stems(folded) & stems)
+
+    for source in texts:
+        spans = list(_WORD_SPAN.finditer(source))
+        hits = [index for index, span in enumerate(spans) if matches(span.group())]
+        if not hits and source is not texts[-1]:
+            continue
+        first = max(0, (hits[0] if hits else 0) - 8)
+        window = spans[first : first + SNIPPET_WORDS]
+        if not window:
+            return []
+        start, end = window[0].start(), window[-1].end()
+        segments: list[Segment] = []
+        if first > 0:
+            segments.append(Segment("… "))
+        position = start
+        for span in window:
+            if matches(span.group()):
+                if span.start() > position:
+                    segments.append(Segment(source[position : span.start()]))
+                segments.append(Segment(span.group(), True))
+                position = span.end()
+        segments.append(Segment(source[position:end]))
+        if end < len(source.rstrip()):
+            segments.append(Segment(" …"))
+        return segments
+    return []
+
+
+def _values(data: dict[str, Any], name: str) -> list[str]:
+    return [item["value"] for item in data.get(name, ()) if item.get("value")]
+
+
+class SearchService:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    @property
+    def backend(self) -> Any:
+        return self.runtime.search
+
+    # -- who sees what ---------------------------------------------------------------
+
+    def visible_workspaces(self, actor: Identity) -> dict[int, Workspace]:
+        """The workspaces whose records ``actor`` may view, by id."""
+        visible: dict[int, Workspace] = {}
+        for workspace, role in WorkspaceService(self.runtime).list_visible(actor):
+            target = Target(workspace_role=role, workspace_public=workspace.is_public)
+            if decide(actor, "records.view", target).allowed:
+                visible[workspace.id] = workspace
+        return visible
+
+    # -- searching -------------------------------------------------------------------
+
+    def search(self, actor: Identity, params: SearchParams) -> SearchResult:
+        params = params.checked()
+        workspaces = self.visible_workspaces(actor)
+        offset = _decode_cursor(params.cursor, params.sort)
+        parsed = query.parse(params.q)
+        request = SearchRequest(
+            query=parsed,
+            workspaces=frozenset(workspaces),
+            filters={name: values for name, values in params.filters.items() if values},
+            years=(params.year_from, params.year_to)
+            if params.year_from is not None or params.year_to is not None
+            else None,
+            bbox=params.bbox,
+            sort=params.sort if parsed is not None or params.sort != "relevance" else "changed",
+            offset=offset,
+            limit=params.limit,
+            facets=params.facets,
+            facet_size=params.facet_size,
+            histogram=True,
+        )
+        found: SearchHits = self.backend.search(request)
+        hits = self._hits(found.hits, workspaces, parsed)
+        end = offset + len(found.hits)
+        return SearchResult(
+            total=found.total,
+            hits=hits,
+            facets=self._facets(found.facets, params.filters, workspaces),
+            histogram=found.histogram,
+            offset=offset,
+            next_cursor=_encode_cursor(end, params.sort) if end < found.total else None,
+            previous_cursor=_encode_cursor(max(0, offset - params.limit), params.sort)
+            if offset > 0
+            else None,
+        )
+
+    def _hits(
+        self, uuids: list[str], workspaces: dict[int, Workspace], parsed: query.Node | None
+    ) -> list[SearchHit]:
+        if not uuids:
+            return []
+        with self.runtime.database.session() as session:
+            rows = {
+                row.uuid: row
+                for row in session.scalars(
+                    select(RecordRow).where(
+                        RecordRow.uuid.in_(uuids),
+                        RecordRow.workspace_id.in_(list(workspaces)),
+                        RecordRow.deleted.is_(False),
+                    )
+                )
+            }
+        words = query.positive_words(parsed)
+        prefixes = query.prefix_words(parsed)
+        hits = []
+        for uuid in uuids:
+            row = rows.get(uuid)
+            if row is None:
+                continue  # removed or moved since the index saw it
+            data = row.data
+            workspace = workspaces[row.workspace_id]
+            texts = [*_values(data, "description"), *_values(data, "title")]
+            hits.append(
+                SearchHit(
+                    uuid=row.uuid,
+                    identifier=row.identifier,
+                    title=row.title,
+                    workspace_slug=workspace.slug,
+                    workspace_name=workspace.name,
+                    edm_type=row.edm_type,
+                    status=row.status.value,
+                    snippet=snippet(texts, words, prefixes) if words else [],
+                    creators=_values(data, "creator")[:3],
+                    dates=(_values(data, "date") or _values(data, "created"))[:2],
+                    media=sorted({kind for kind in _media(data)}),
+                )
+            )
+        return hits
+
+    def _facets(
+        self,
+        counted: dict[str, list[tuple[str, int]]],
+        chosen: dict[str, tuple[str, ...]],
+        workspaces: dict[int, Workspace],
+    ) -> dict[str, list[FacetValue]]:
+        institution_ids = {
+            int(value) for value, _ in counted.get("institution", ()) if value.isdigit()
+        }
+        institutions: dict[int, str] = {}
+        if institution_ids:
+            with self.runtime.database.session() as session:
+                institutions = dict(
+                    session.execute(
+                        select(Institution.id, Institution.name).where(
+                            Institution.id.in_(institution_ids)
+                        )
+                    ).all()
+                )
+        result: dict[str, list[FacetValue]] = {}
+        for name, buckets in counted.items():
+            values = []
+            for value, count in buckets:
+                label = value
+                if name == "workspace" and value.isdigit() and int(value) in workspaces:
+                    label = workspaces[int(value)].name
+                elif name == "institution" and value.isdigit():
+                    label = institutions.get(int(value), value)
+                elif name == "century" and value.lstrip("-").isdigit():
+                    label = f"{int(value)}–{int(value) + 99}"
+                elif name == "decade" and value.lstrip("-").isdigit():
+                    label = f"{int(value)}s"
+                values.append(FacetValue(value, count, label, value in chosen.get(name, ())))
+            # a chosen value stays on offer even when nothing else matches it
+            for value in chosen.get(name, ()):
+                if not any(item.value == value for item in values):
+                    values.append(FacetValue(value, 0, value, True))
+            result[name] = values
+        return result
+
+    def locations(
+        self, actor: Identity, params: SearchParams, limit: int = 5_000
+    ) -> list[Location]:
+        params = params.checked()
+        workspaces = self.visible_workspaces(actor)
+        request = SearchRequest(
+            query=query.parse(params.q),
+            workspaces=frozenset(workspaces),
+            filters=params.filters,
+            years=(params.year_from, params.year_to)
+            if params.year_from is not None or params.year_to is not None
+            else None,
+            bbox=params.bbox,
+        )
+        return self.backend.locations(request, limit)
+
+    def suggest(self, actor: Identity, prefix: str, limit: int = 8) -> list[str]:
+        if not prefix.strip():
+            return []
+        workspaces = self.visible_workspaces(actor)
+        return self.backend.suggest(prefix[:200], frozenset(workspaces), min(limit, 20))
+
+    # -- indexing --------------------------------------------------------------------
+
+    def _documents(self, session: Any, rows: Sequence[RecordRow]) -> list[SearchDocument]:
+        ids = {row.workspace_id for row in rows}
+        institutions = dict(
+            session.execute(
+                select(Workspace.id, Workspace.institution_id).where(Workspace.id.in_(ids))
+            ).all()
+        )
+        language = self.runtime.settings.default_language
+        return [
+            build_document(
+                row.uuid,
+                row.workspace_id,
+                institutions.get(row.workspace_id),
+                row.data,
+                row.status.value,
+                row.updated_at,
+                language,
+            )
+            for row in rows
+        ]
+
+    def _serialise(self, session: Any) -> None:
+        """Let one process at a time move outbox rows into the backend, so that an
+        older document never overwrites a newer one."""
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(7418501)"))
+
+    def sync(self, limit: int = SYNC_BATCH) -> SyncReport:
+        """Index every record the outbox names; return what was done."""
+        report = SyncReport()
+        while True:
+            with self.runtime.database.session(write=True) as session:
+                self._serialise(session)
+                pending = session.execute(
+                    select(SearchPending.id, SearchPending.record_uuid)
+                    .order_by(SearchPending.id)
+                    .limit(limit)
+                ).all()
+                if not pending:
+                    return report
+                uuids = {uuid for _, uuid in pending}
+                rows = list(
+                    session.scalars(
+                        select(RecordRow).where(
+                            RecordRow.uuid.in_(uuids), RecordRow.deleted.is_(False)
+                        )
+                    )
+                )
+                documents = self._documents(session, rows)
+                removed = sorted(uuids - {row.uuid for row in rows})
+                self.backend.write(documents, removed)
+                session.execute(
+                    delete(SearchPending).where(SearchPending.id.in_([id_ for id_, _ in pending]))
+                )
+                session.commit()
+            report.indexed += len(documents)
+            report.removed += len(removed)
+            if len(pending) < limit:
+                return report
+
+    def pending(self) -> int:
+        with self.runtime.database.session() as session:
+            return session.scalar(select(func.count()).select_from(SearchPending)) or 0
+
+    def reindex(
+        self,
+        *,
+        clear: bool = False,
+        batch: int = 2_000,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Index every record again from the ``records`` table; return how many.
+
+        Resumable: the position is saved after each committed batch, and a rebuild
+        that was cut short goes on from there (unless ``clear``). Searches keep
+        working meanwhile, over the documents indexed so far; ``clear`` starts from
+        an empty index (needed after the index format changed).
+        """
+        with self.runtime.database.session(write=True) as session:
+            state = session.get(SearchState, REBUILD_STATE)
+            if state is None or clear:
+                first_pending = session.scalar(select(func.max(SearchPending.id))) or 0
+                value = {"after_id": 0, "done": 0, "pending_before": first_pending}
+                if state is None:
+                    state = SearchState(name=REBUILD_STATE, value=value)
+                    session.add(state)
+                else:
+                    state.value = value
+                session.commit()
+            value = dict(state.value)
+        if clear:
+            self.backend.clear()
+        with self.runtime.database.session() as session:
+            total = (
+                session.scalar(
+                    select(func.count()).select_from(RecordRow).where(RecordRow.deleted.is_(False))
+                )
+                or 0
+            )
+        done = int(value["done"])
+        after_id = int(value["after_id"])
+        if progress:
+            progress(done, total)
+        while True:
+            with self.runtime.database.session() as session:
+                rows = list(
+                    session.scalars(
+                        select(RecordRow)
+                        .where(RecordRow.id > after_id, RecordRow.deleted.is_(False))
+                        .order_by(RecordRow.id)
+                        .limit(batch)
+                    )
+                )
+                documents = self._documents(session, rows)
+            if not rows:
+                break
+            self.backend.write(documents, ())
+            after_id = rows[-1].id
+            done += len(rows)
+            with self.runtime.database.session(write=True) as session:
+                state = session.get(SearchState, REBUILD_STATE)
+                if state is not None:
+                    state.value = {**value, "after_id": after_id, "done": done}
+                session.commit()
+            if progress:
+                progress(done, max(total, done))
+        with self.runtime.database.session(write=True) as session:
+            # Changes queued before the rebuild began are in the documents it wrote.
+            session.execute(
+                delete(SearchPending).where(SearchPending.id <= value["pending_before"])
+            )
+            state = session.get(SearchState, REBUILD_STATE)
+            if state is not None:
+                session.delete(state)
+            session.commit()
+        self.sync()
+        return done
+
+
+def _media(data: dict[str, Any]) -> list[str]:
+    from heritage.search.documents import media_kinds
+
+    return media_kinds(data)
