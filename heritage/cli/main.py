@@ -21,6 +21,7 @@ from heritage.cli.fixity import fixity as fixity_command
 from heritage.cli.fixity import replicate as replicate_command
 from heritage.cli.keys import keys_app
 from heritage.cli.records import harvest_command, import_command
+from heritage.cli.search import reindex_command
 from heritage.cli.store import import_ocfl_command, rebuild_index_command
 from heritage.cli.upload import upload as upload_command
 from heritage.cli.verify import verify as verify_command
@@ -441,6 +442,7 @@ app.command("backup")(backup_command)
 app.command("restore")(restore_command)
 app.add_typer(keys_app, name="keys")
 app.command("rebuild-index")(rebuild_index_command)
+app.command("reindex")(reindex_command)
 app.command("import-ocfl")(import_ocfl_command)
 app.command("import")(import_command)
 app.command("harvest")(harvest_command)

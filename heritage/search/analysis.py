@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 import Stemmer
@@ -49,8 +48,8 @@ STEMMED_LANGUAGES: dict[str, str] = {
 # The languages a query term is stemmed in when the query does not say.
 QUERY_LANGUAGES = ("en", "de", "fr", "it", "es", "nl", "pl")
 
-WORD = re.compile(r"\w+", re.UNICODE)
-MAX_TERM = 60  # longer "words" (hashes, base64) are cut: they only bloat the index
+# Longer "words" (hashes, base64) are cut into pieces of 60: they only bloat the index.
+WORD = re.compile(r"\w{1,60}", re.UNICODE)
 
 # Letters NFKD does not split into a base letter and a mark.
 _EXTRA_FOLDS = str.maketrans(
@@ -69,19 +68,31 @@ _EXTRA_FOLDS = str.maketrans(
 )
 
 
-@lru_cache(maxsize=200_000)
-def fold(word: str) -> str:
-    """``word`` lower-cased without diacritics: "Gemälde" -> "gemalde"."""
-    lowered = word.lower().translate(_EXTRA_FOLDS)
+@lru_cache(maxsize=1)
+def _combining_marks() -> dict[int, None]:
+    # The basic and supplementary planes hold every combining mark in use.
+    return {code: None for code in range(0x20000) if unicodedata.combining(chr(code))}
+
+
+def fold_text(text: str) -> str:
+    """``text`` lower-cased without diacritics: "Gemälde" -> "gemalde"."""
+    lowered = text.lower()
     if lowered.isascii():
         return lowered
-    decomposed = unicodedata.normalize("NFKD", lowered)
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
+    folded = unicodedata.normalize("NFKD", lowered.translate(_EXTRA_FOLDS))
+    return folded.translate(_combining_marks())
+
+
+@lru_cache(maxsize=200_000)
+def fold(word: str) -> str:
+    """One word folded as :func:`fold_text` folds it (cached: snippets fold the same
+    words again and again)."""
+    return fold_text(word)
 
 
 def words(text: str) -> list[str]:
     """The folded words of ``text``, in order (positions matter for phrases)."""
-    return [fold(match)[:MAX_TERM] for match in WORD.findall(text)]
+    return WORD.findall(fold_text(text))
 
 
 def language_code(tag: str | None) -> str | None:
@@ -108,14 +119,9 @@ def stems(folded_words: list[str], code: str) -> list[str]:
     return _stemmer(code).stemWords(folded_words)
 
 
-def query_stems(folded_word: str, languages: Iterable[str] = QUERY_LANGUAGES) -> set[str]:
-    """Every stem ``folded_word`` has in ``languages``, the word itself included."""
-    found = {folded_word}
-    for code in languages:
-        found.add(_stemmer(code).stemWord(folded_word))
-    return found
-
-
-def prefixes(text: str, limit: int = 20) -> Iterator[str]:
-    """Folded words of a suggestion source, for completion."""
-    yield from words(text)[:limit]
+@lru_cache(maxsize=100_000)
+def query_stems(folded_word: str) -> frozenset[str]:
+    """Every stem ``folded_word`` has in :data:`QUERY_LANGUAGES`, the word itself included."""
+    return frozenset(
+        {folded_word, *(_stemmer(code).stemWord(folded_word) for code in QUERY_LANGUAGES)}
+    )
