@@ -129,6 +129,17 @@ class Settings(BaseSettings):
         "postgresql: tables in the instance's PostgreSQL database (several application "
         "servers share it); needs a PostgreSQL DATABASE_URL.",
     )
+    map_tiles: str = Field(
+        default="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        max_length=500,
+        description="Base map of the search page: a tile URL template ({z}/{x}/{y}) that "
+        "visitors' browsers load. Empty: the map shows the records without a base map.",
+    )
+    map_attribution: str = Field(
+        default="© OpenStreetMap contributors",
+        max_length=300,
+        description="Credit line the tile provider asks for, shown on the map.",
+    )
     embedded_worker: bool = Field(
         default=True,
         description="`heritage serve` starts a job worker process beside the web server "

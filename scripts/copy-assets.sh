@@ -37,3 +37,25 @@ mkdir -p "$dest/tus-js-client"
 cp "$tus/dist/tus.min.js" "$dest/tus-js-client/tus.min.js"
 cp "$tus/LICENSE" "$dest/tus-js-client/LICENSE"
 echo "==> copied tus-js-client to $dest/tus-js-client"
+
+leaflet=node_modules/leaflet
+[ -f "$leaflet/dist/leaflet.js" ] || {
+    echo "copy-assets.sh: $leaflet missing: run 'npm ci' first" >&2
+    exit 1
+}
+mkdir -p "$dest/leaflet/images"
+cp "$leaflet/dist/leaflet.js" "$leaflet/dist/leaflet.css" "$dest/leaflet/"
+cp "$leaflet/dist/images/"*.png "$dest/leaflet/images/"
+cp "$leaflet/LICENSE" "$dest/leaflet/LICENSE"
+echo "==> copied leaflet to $dest/leaflet"
+
+cluster=node_modules/leaflet.markercluster
+[ -f "$cluster/dist/leaflet.markercluster.js" ] || {
+    echo "copy-assets.sh: $cluster missing: run 'npm ci' first" >&2
+    exit 1
+}
+mkdir -p "$dest/leaflet.markercluster"
+cp "$cluster/dist/leaflet.markercluster.js" "$cluster/dist/MarkerCluster.css" \
+    "$cluster/dist/MarkerCluster.Default.css" "$dest/leaflet.markercluster/"
+cp "$cluster/MIT-LICENCE.txt" "$dest/leaflet.markercluster/LICENSE"
+echo "==> copied leaflet.markercluster to $dest/leaflet.markercluster"

@@ -57,6 +57,12 @@ RULES: dict[str, Rule] = {
             "Read the public keys that sign the instance's stored versions",
             G.ANYONE,
         ),
+        _rule(
+            "search",
+            _I,
+            "Search; results, counts and suggestions only ever show viewable records",
+            G.ANYONE,
+        ),
         _rule("session.create", _I, "Sign in", G.ANYONE),
         _rule("session.delete", _I, "Sign out", G.SIGNED_IN),
         # Own account.

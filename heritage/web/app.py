@@ -23,6 +23,7 @@ from heritage.web.routes import (
     api_misc,
     api_objects,
     api_records,
+    api_search,
     api_uploads,
     api_workspaces,
     health,
@@ -35,6 +36,7 @@ from heritage.web.routes import (
     pages_jobs,
     pages_objects,
     pages_records,
+    pages_search,
     pages_uploads,
     pages_workspaces,
     wellknown,
@@ -72,6 +74,8 @@ ROUTERS = [
     pages_uploads.router,
     wellknown.router,
     api_batch.router,
+    api_search.router,
+    pages_search.router,
 ]
 
 

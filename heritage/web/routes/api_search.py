@@ -1,0 +1,252 @@
+"""/api/search: full text, facets, timeline, map, suggestions and export.
+
+Everyone may search (``search``); what a search finds, counts and suggests is
+only ever what the caller may view (``records.view``), decided by the service.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from heritage.accounts.identity import Identity
+from heritage.search.services import SearchHit, SearchParams, SearchResult, SearchService
+from heritage.web.deps import RuntimeDep, allowed
+from heritage.web.search_params import search_params
+
+router = APIRouter(tags=["search"])
+Params = Annotated[SearchParams, Depends(search_params)]
+EXPORT_LIMIT = 100_000
+EXPORT_PAGE = 100
+
+
+class SegmentOut(BaseModel):
+    text: str
+    marked: bool
+
+
+class HitOut(BaseModel):
+    id: str
+    identifier: str
+    title: str
+    workspace: str
+    edm_type: str | None
+    status: str
+    snippet: list[SegmentOut]
+    creators: list[str]
+    dates: list[str]
+    media: list[str]
+    links: dict[str, str]
+
+
+class FacetValueOut(BaseModel):
+    value: str
+    label: str
+    count: int
+    selected: bool
+
+
+class DecadeOut(BaseModel):
+    decade: int
+    count: int
+
+
+class SearchOut(BaseModel):
+    total: int
+    offset: int
+    hits: list[HitOut]
+    facets: dict[str, list[FacetValueOut]]
+    histogram: list[DecadeOut]
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+class SuggestionsOut(BaseModel):
+    suggestions: list[str]
+
+
+def hit_out(hit: SearchHit) -> HitOut:
+    return HitOut(
+        id=hit.uuid,
+        identifier=hit.identifier,
+        title=hit.title,
+        workspace=hit.workspace_slug,
+        edm_type=hit.edm_type,
+        status=hit.status,
+        snippet=[SegmentOut(text=item.text, marked=item.marked) for item in hit.snippet],
+        creators=hit.creators,
+        dates=hit.dates,
+        media=hit.media,
+        links={"self": f"/api/records/{hit.uuid}", "html": f"/records/{hit.uuid}"},
+    )
+
+
+def search_out(result: SearchResult) -> SearchOut:
+    return SearchOut(
+        total=result.total,
+        offset=result.offset,
+        hits=[hit_out(hit) for hit in result.hits],
+        facets={
+            name: [
+                FacetValueOut(
+                    value=item.value, label=item.label, count=item.count, selected=item.selected
+                )
+                for item in values
+            ]
+            for name, values in result.facets.items()
+        },
+        histogram=[DecadeOut(decade=decade, count=count) for decade, count in result.histogram],
+        next_cursor=result.next_cursor,
+        previous_cursor=result.previous_cursor,
+    )
+
+
+@router.get("/api/search", response_model=SearchOut)
+def search(runtime: RuntimeDep, identity: allowed("search"), params: Params) -> SearchOut:
+    """Records the caller may view that match ``q`` and the facet filters, with facet
+    counts, a histogram of decades, and a cursor to the next page."""
+    return search_out(SearchService(runtime).search(identity, params))
+
+
+@router.get("/api/search/suggest", response_model=SuggestionsOut)
+def suggest(
+    runtime: RuntimeDep,
+    identity: allowed("search"),
+    q: Annotated[str, Query(max_length=200)] = "",
+    limit: Annotated[int, Query(ge=1, le=20)] = 8,
+) -> SuggestionsOut:
+    """Titles, creators and subjects of viewable records that begin like ``q``."""
+    return SuggestionsOut(suggestions=SearchService(runtime).suggest(identity, q, limit))
+
+
+@router.get("/api/search/locations")
+def locations(
+    runtime: RuntimeDep,
+    identity: allowed("search"),
+    params: Params,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 5_000,
+) -> dict[str, Any]:
+    """Where the matching records are, as GeoJSON points (for the map)."""
+    found = SearchService(runtime).locations(identity, params, limit)
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [item.lon, item.lat]},
+                "properties": {"id": item.uuid, "html": f"/records/{item.uuid}"},
+            }
+            for item in found
+        ],
+    }
+
+
+def _all_hits(
+    service: SearchService, identity: Identity, params: SearchParams
+) -> Iterator[SearchHit]:
+    """Every hit of the search, page by page (at most EXPORT_LIMIT)."""
+    cursor = None
+    sent = 0
+    while sent < EXPORT_LIMIT:
+        page = service.search(
+            identity,
+            SearchParams(
+                **{**params.__dict__, "cursor": cursor, "limit": EXPORT_PAGE, "facets": ()}
+            ),
+        )
+        for hit in page.hits:
+            yield hit
+            sent += 1
+        cursor = page.next_cursor
+        if cursor is None:
+            return
+
+
+def _cell(value: str) -> str:
+    # A cell a spreadsheet would run as a formula is written as text.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+EXPORT_COLUMNS = (
+    "id",
+    "identifier",
+    "title",
+    "workspace",
+    "edm_type",
+    "creators",
+    "dates",
+    "media",
+    "url",
+)
+
+
+def _csv_rows(hits: Iterator[SearchHit]) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    for hit in hits:
+        writer.writerow(
+            [
+                _cell(value)
+                for value in (
+                    hit.uuid,
+                    hit.identifier,
+                    hit.title,
+                    hit.workspace_slug,
+                    hit.edm_type or "",
+                    " | ".join(hit.creators),
+                    " | ".join(hit.dates),
+                    " ".join(hit.media),
+                    f"/records/{hit.uuid}",
+                )
+            ]
+        )
+        if buffer.tell() > 64_000:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+def _json_rows(hits: Iterator[SearchHit]) -> Iterator[bytes]:
+    yield b"["
+    first = True
+    for hit in hits:
+        yield (b"" if first else b",\n") + orjson.dumps(hit_out(hit).model_dump())
+        first = False
+    yield b"]\n"
+
+
+@router.get("/api/search/export.csv", response_class=StreamingResponse)
+def export_csv(
+    runtime: RuntimeDep, identity: allowed("search"), params: Params
+) -> StreamingResponse:
+    """The search's hits (up to 100,000) as CSV, one record per row."""
+    service = SearchService(runtime)
+    params.checked()
+    return StreamingResponse(
+        _csv_rows(_all_hits(service, identity, params)),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="search.csv"'},
+    )
+
+
+@router.get("/api/search/export.json", response_class=StreamingResponse)
+def export_json(
+    runtime: RuntimeDep, identity: allowed("search"), params: Params
+) -> StreamingResponse:
+    """The search's hits (up to 100,000) as a JSON array, as ``/api/search`` shows them."""
+    service = SearchService(runtime)
+    params.checked()
+    return StreamingResponse(
+        _json_rows(_all_hits(service, identity, params)),
+        media_type="application/json",
+        headers={"Content-Disposition": 'attachment; filename="search.json"'},
+    )
