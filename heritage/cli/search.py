@@ -34,8 +34,7 @@ def reindex_command(
         if pending:
             report = service.sync()
             console.print(
-                f"Search caught up: {report.indexed} record(s) indexed, "
-                f"{report.removed} removed.",
+                f"Search caught up: {report.indexed} record(s) indexed, {report.removed} removed.",
                 highlight=False,
             )
             return
