@@ -65,6 +65,7 @@ from heritage.config import Settings
 from heritage.db.base import utcnow
 from heritage.db.engine import Database
 from heritage.db.migrate import alembic_config, current_revision, upgrade
+from heritage.search.outbox import queue_all
 from heritage.store.index import RebuildReport, rebuild_index
 from heritage.store.models import StoredObject, WorkspaceKey
 from heritage.store.ocfl.store import ROOT_DECLARATION
@@ -420,6 +421,8 @@ def restore(
             )
         upgrade(database)  # a backup from an older version: its schema moves on to this one's
         report.index = _reconcile(settings, database)
+        # The search index is not in backups: the first sync builds it from the records.
+        queue_all(database)
         return report
     finally:
         database.dispose()

@@ -65,3 +65,28 @@ def job_kind(
         return handler
 
     return register
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Small upkeep the workers run on a schedule without a job record (a job row
+    every minute would bury the real jobs): catching up an index, say. It must be
+    cheap when there is nothing to do, and safe to run in several workers at once."""
+
+    name: str
+    action: Callable[[Runtime], object]
+    schedule: Schedule
+
+
+TICKS: dict[str, Tick] = {}
+EVERY_MINUTE = Schedule(minute="*")
+
+
+def maintenance_tick(
+    name: str, schedule: Schedule = EVERY_MINUTE
+) -> Callable[[Callable[[Runtime], object]], Callable[[Runtime], object]]:
+    def register(action: Callable[[Runtime], object]) -> Callable[[Runtime], object]:
+        TICKS[name] = Tick(name, action, schedule)
+        return action
+
+    return register

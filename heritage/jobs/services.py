@@ -19,7 +19,7 @@ from heritage.db.base import utcnow
 from heritage.db.uow import UnitOfWork
 from heritage.errors import Conflict, InvalidInput, NotFound
 from heritage.jobs.models import Job, JobStatus
-from heritage.jobs.registry import JOB_KINDS, JobContext
+from heritage.jobs.registry import JOB_KINDS, TICKS, JobContext
 from heritage.policy import Target, require
 from heritage.runtime import Runtime
 from heritage.workspaces.models import Role, WorkspaceMembership
@@ -32,6 +32,7 @@ JOB_MODULES = [
     "heritage.uploads.jobs",
     "heritage.store.maintenance",
     "heritage.records.jobs",
+    "heritage.search.jobs",
 ]
 
 
@@ -111,14 +112,19 @@ class JobService:
         uow.after_commit(lambda: self.runtime.queue.enqueue(job.id))
 
     def install_schedules(self) -> list[str]:
-        """Register the scheduled job kinds with the queue (the worker does, at start)."""
+        """Register the scheduled job kinds and the maintenance ticks with the queue (the
+        worker does, at start)."""
         scheduled = [kind for kind in JOB_KINDS.values() if kind.schedule is not None]
         for kind in scheduled:
             assert kind.schedule is not None
             self.runtime.queue.schedule(
                 kind.name, kind.schedule, lambda name=kind.name: self.enqueue_scheduled(name)
             )
-        return [kind.name for kind in scheduled]
+        for tick in TICKS.values():
+            self.runtime.queue.schedule(
+                tick.name, tick.schedule, lambda tick=tick: tick.action(self.runtime)
+            )
+        return [kind.name for kind in scheduled] + list(TICKS)
 
     def enqueue_scheduled(self, kind: str) -> Job | None:
         """A job of ``kind`` by the schedule, unless one is still waiting or running.

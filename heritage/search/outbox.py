@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from sqlalchemy import event
+from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
 from heritage.db.engine import Database
@@ -57,3 +57,15 @@ def install(database: Database, on_commit: Callable[[], None]) -> None:
         event.listen(maker, "before_flush", _before_flush)
         event.listen(maker, "after_commit", after_commit)
         event.listen(maker, "after_soft_rollback", lambda session, _tx: after_rollback(session))
+
+
+def queue_all(database: Database) -> None:
+    """Name every record in the outbox: a restored instance (whose search index is
+    not part of the backup) indexes them all on its first sync."""
+    with database.session(write=True) as session:
+        session.execute(
+            insert(SearchPending).from_select(
+                ["record_uuid", "queued_at"], select(RecordRow.uuid, RecordRow.updated_at)
+            )
+        )
+        session.commit()
