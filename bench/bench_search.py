@@ -53,6 +53,7 @@ from heritage.institutions.services import InstitutionService
 from heritage.records.models import RecordRow, RecordStatus
 from heritage.runtime import Runtime
 from heritage.search.documents import GROUP_FIELDS
+from heritage.search.indexing import SearchIndexer
 from heritage.search.services import SearchParams, SearchService
 from heritage.workspaces.services import WorkspaceService
 
@@ -155,7 +156,7 @@ def reindex_in_child(base: Path, backend: str, database_url: str | None) -> dict
 def reindex_child(base: str, backend: str, database_url: str) -> None:
     runtime = Runtime(settings_for(Path(base), backend, database_url or None))
     started = time.perf_counter()
-    done = SearchService(runtime).reindex(clear=True, batch=5_000)
+    done = SearchIndexer(runtime).reindex(clear=True, batch=5_000)
     seconds = time.perf_counter() - started
     runtime.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

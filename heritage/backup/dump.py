@@ -57,10 +57,14 @@ class DumpError(Exception):
 
 
 def tables() -> list[Table]:
-    """Every table of the application, parents before children (foreign keys)."""
+    """Every table of the application, parents before children (foreign keys).
+
+    Tables marked ``info={"derived": True}`` are left out: their rows are remade
+    from the others (the search outbox, say) and a restore remakes them.
+    """
     import heritage.db.models  # noqa: F401 - every package's tables in the metadata
 
-    return list(Base.metadata.sorted_tables)
+    return [table for table in Base.metadata.sorted_tables if not table.info.get("derived")]
 
 
 def column_kind(column: Column[Any]) -> str:

@@ -26,10 +26,10 @@ def reindex_command(
 ) -> None:
     """Index every record again for search. Resumable: run it again after an interruption
     and it goes on where it stopped; searches keep working meanwhile."""
-    from heritage.search.services import SearchService
+    from heritage.search.indexing import SearchIndexer
 
     runtime = open_runtime()
-    service = SearchService(runtime)
+    service = SearchIndexer(runtime)
     with service_errors():
         if pending:
             report = service.sync()

@@ -7,7 +7,7 @@ from heritage.institutions.models import Institution, InstitutionMembership
 from heritage.jobs.models import Job
 from heritage.records.batch_models import RecordBatch, RecordBatchItem
 from heritage.records.models import RecordImport, RecordImportItem, RecordRow, SavedMapping
-from heritage.search.models import SearchPending, SearchState
+from heritage.search.models import SavedSearch, SearchPending, SearchState
 from heritage.store.models import PreservationEvent, StoredFile, StoredObject, WorkspaceKey
 from heritage.uploads.models import Upload
 from heritage.workspaces.models import Invitation, Workspace, WorkspaceMembership
@@ -29,6 +29,7 @@ __all__ = [
     "RecordImportItem",
     "RecordRow",
     "SavedMapping",
+    "SavedSearch",
     "SearchPending",
     "SearchState",
     "StoredFile",

@@ -63,6 +63,12 @@ RULES: dict[str, Rule] = {
             "Search; results, counts and suggestions only ever show viewable records",
             G.ANYONE,
         ),
+        _rule(
+            "search.save",
+            _I,
+            "Keep searches with alerts for new matches; see and delete one's own",
+            G.SIGNED_IN,
+        ),
         _rule("session.create", _I, "Sign in", G.ANYONE),
         _rule("session.delete", _I, "Sign out", G.SIGNED_IN),
         # Own account.

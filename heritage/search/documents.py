@@ -150,7 +150,7 @@ class SearchDocument:
     year_from: int | None = None
     year_to: int | None = None
     points: list[tuple[float, float]] = field(default_factory=list)  # (lat, lon)
-    updated: int = 0  # seconds since the epoch
+    updated: int = 0  # milliseconds since the epoch
     title_key: str = ""  # folded title, for sorting by title
     suggestions: list[str] = field(default_factory=list)  # phrases offered while typing
 
@@ -261,7 +261,7 @@ def build_document(
         identifier=data.get("identifier", ""),
         title=title[:500],
         description=_pick(data.get("description", ()), language)[:SNIPPET_SOURCE],
-        updated=int(updated_at.timestamp()) if updated_at else 0,
+        updated=int(updated_at.timestamp() * 1000) if updated_at else 0,
         title_key=" ".join(analysis.words(title))[:200],
     )
     field_terms: set[str] = set()

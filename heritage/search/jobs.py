@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 @maintenance_tick("search.sync")
 def sync_search(runtime: Runtime) -> object:
-    from heritage.search.services import SearchService
+    from heritage.search.indexing import SearchIndexer
 
-    return SearchService(runtime).sync()
+    return SearchIndexer(runtime).sync()
+
+
+# The hourly count of saved searches' new matches registers itself with the ticks.
+import heritage.search.saved  # noqa: E402, F401

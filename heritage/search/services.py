@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 import structlog
-from sqlalchemy import Text, cast, delete, func, select, text
+from sqlalchemy import select
 
 from heritage.accounts.identity import Identity
 from heritage.errors import InvalidInput
@@ -26,8 +26,7 @@ from heritage.records.models import RecordRow
 from heritage.runtime import Runtime
 from heritage.search import analysis, query
 from heritage.search.backends import SORTS, Location, SearchHits, SearchRequest, Sort
-from heritage.search.documents import FACETS, build_document
-from heritage.search.models import SearchPending, SearchState
+from heritage.search.documents import FACETS
 from heritage.workspaces.models import Workspace
 from heritage.workspaces.services import WorkspaceService
 
@@ -50,6 +49,7 @@ class SearchParams:
     year_from: int | None = None
     year_to: int | None = None
     bbox: tuple[float, float, float, float] | None = None
+    changed_since: int | None = None  # only records changed since (ms since the epoch)
     sort: Sort = "relevance"
     cursor: str | None = None
     limit: int = 20
@@ -226,6 +226,7 @@ class SearchService:
             if params.year_from is not None or params.year_to is not None
             else None,
             bbox=params.bbox,
+            changed_since=params.changed_since,
             sort=params.sort if parsed is not None or params.sort != "relevance" else "changed",
             offset=offset,
             limit=params.limit,
@@ -349,155 +350,6 @@ class SearchService:
             return []
         workspaces = self.visible_workspaces(actor)
         return self.backend.suggest(prefix[:200], frozenset(workspaces), min(limit, 20))
-
-    # -- indexing --------------------------------------------------------------------
-
-    def _documents(self, session: Any, condition: Any, limit: int | None = None) -> list[Any]:
-        """(id, uuid, document) of the records ``condition`` selects, by id.
-
-        Columns, not ORM objects, and ``orjson`` for the JSON: a rebuild reads
-        every record, and this is where its time goes.
-        """
-        query = (
-            select(
-                RecordRow.id,
-                RecordRow.uuid,
-                RecordRow.workspace_id,
-                cast(RecordRow.data, Text),
-                RecordRow.status,
-                RecordRow.updated_at,
-                Workspace.institution_id,
-            )
-            .join(Workspace, Workspace.id == RecordRow.workspace_id)
-            .where(condition, RecordRow.deleted.is_(False))
-            .order_by(RecordRow.id)
-        )
-        if limit is not None:
-            query = query.limit(limit)
-        language = self.runtime.settings.default_language
-        return [
-            (
-                row_id,
-                uuid,
-                build_document(
-                    uuid,
-                    workspace_id,
-                    institution_id,
-                    orjson.loads(data),
-                    status.value,
-                    updated_at,
-                    language,
-                ),
-            )
-            for row_id, uuid, workspace_id, data, status, updated_at, institution_id in (
-                session.execute(query)
-            )
-        ]
-
-    def _serialise(self, session: Any) -> None:
-        """Let one process at a time move outbox rows into the backend, so that an
-        older document never overwrites a newer one."""
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(7418501)"))
-
-    def sync(self, limit: int = SYNC_BATCH) -> SyncReport:
-        """Index every record the outbox names; return what was done."""
-        report = SyncReport()
-        while True:
-            with self.runtime.database.session(write=True) as session:
-                self._serialise(session)
-                pending = session.execute(
-                    select(SearchPending.id, SearchPending.record_uuid)
-                    .order_by(SearchPending.id)
-                    .limit(limit)
-                ).all()
-                if not pending:
-                    return report
-                uuids = {uuid for _, uuid in pending}
-                found = self._documents(session, RecordRow.uuid.in_(uuids))
-                documents = [document for _, _, document in found]
-                removed = sorted(uuids - {uuid for _, uuid, _ in found})
-                self.backend.write(documents, removed)
-                session.execute(
-                    delete(SearchPending).where(SearchPending.id.in_([id_ for id_, _ in pending]))
-                )
-                session.commit()
-            report.indexed += len(documents)
-            report.removed += len(removed)
-            if len(pending) < limit:
-                return report
-
-    def pending(self) -> int:
-        with self.runtime.database.session() as session:
-            return session.scalar(select(func.count()).select_from(SearchPending)) or 0
-
-    def reindex(
-        self,
-        *,
-        clear: bool = False,
-        batch: int = 2_000,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> int:
-        """Index every record again from the ``records`` table; return how many.
-
-        Resumable: the position is saved after each committed batch, and a rebuild
-        that was cut short goes on from there (unless ``clear``). Searches keep
-        working meanwhile, over the documents indexed so far; ``clear`` starts from
-        an empty index (needed after the index format changed).
-        """
-        with self.runtime.database.session(write=True) as session:
-            state = session.get(SearchState, REBUILD_STATE)
-            if state is None or clear:
-                first_pending = session.scalar(select(func.max(SearchPending.id))) or 0
-                value = {"after_id": 0, "done": 0, "pending_before": first_pending}
-                if state is None:
-                    state = SearchState(name=REBUILD_STATE, value=value)
-                    session.add(state)
-                else:
-                    state.value = value
-                session.commit()
-            value = dict(state.value)
-        if clear:
-            self.backend.clear()
-        with self.runtime.database.session() as session:
-            total = (
-                session.scalar(
-                    select(func.count()).select_from(RecordRow).where(RecordRow.deleted.is_(False))
-                )
-                or 0
-            )
-        done = int(value["done"])
-        after_id = int(value["after_id"])
-        if progress:
-            progress(done, total)
-        while True:
-            # Read and write under the sync's lock, so that a change synced meanwhile
-            # is never overwritten by the older document read here.
-            with self.runtime.database.session(write=True) as session:
-                self._serialise(session)
-                found = self._documents(session, RecordRow.id > after_id, batch)
-                if not found:
-                    break
-                self.backend.write([document for _, _, document in found], ())
-                after_id = found[-1][0]
-                done += len(found)
-                state = session.get(SearchState, REBUILD_STATE)
-                if state is not None:
-                    state.value = {**value, "after_id": after_id, "done": done}
-                session.commit()
-            if progress:
-                progress(done, max(total, done))
-        with self.runtime.database.session(write=True) as session:
-            # Changes queued before the rebuild began are in the documents it wrote.
-            session.execute(
-                delete(SearchPending).where(SearchPending.id <= value["pending_before"])
-            )
-            state = session.get(SearchState, REBUILD_STATE)
-            if state is not None:
-                session.delete(state)
-            session.commit()
-        self.sync()
-        return done
 
 
 def _media(data: dict[str, Any]) -> list[str]:

@@ -25,6 +25,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from heritage.accounts.identity import SYSTEM
+from heritage.accounts.models import User
 from heritage.accounts.services import AccountService, identity_of
 from heritage.db.base import utcnow
 from heritage.institutions.services import InstitutionService
@@ -46,6 +47,7 @@ class Person:
     session: str  # cookie value of a signed-in browser
     token: str  # API token
     token_id: int
+    saved_search_id: int = 0  # one saved search of their own
 
 
 @dataclass
@@ -175,4 +177,14 @@ def build_world(runtime: Runtime) -> World:
             session.add(batch)
             session.commit()
             world.batches[slug] = batch.id
+
+    from heritage.search.saved import SavedSearchService
+
+    saved_searches = SavedSearchService(runtime)
+    for person in world.people.values():
+        with runtime.database.session() as session:
+            user = session.get(User, person.user_id)
+            assert user is not None
+        saved = saved_searches.create(identity_of(user, "world"), "maps", "q=map")
+        person.saved_search_id = saved.id
     return world

@@ -11,22 +11,12 @@ from typing import Annotated
 
 from fastapi import Query
 
-from heritage.errors import InvalidInput
 from heritage.search.backends import SORTS
+from heritage.search.params import parse_bbox
 from heritage.search.services import SearchParams
 
 FacetValues = Annotated[list[str], Query(max_length=20)]
 _SORT_PATTERN = "^(" + "|".join(SORTS).replace("-", "\\-") + ")$"
-
-
-def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
-    if not text:
-        return None
-    try:
-        south, west, north, east = (float(part) for part in text.split(","))
-    except ValueError:
-        raise InvalidInput.on("bbox", "four numbers: south,west,north,east") from None
-    return south, west, north, east
 
 
 def search_params(

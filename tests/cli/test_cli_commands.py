@@ -30,6 +30,7 @@ from heritage.workspaces.services import WorkspaceService
 PASSWORD = "a long enough password"
 GROUPS = {
     "serve",
+    "reindex",
     "demo",
     "worker",
     "verify",

@@ -25,6 +25,7 @@ from heritage.records.models import RecordRow, RecordStatus
 from heritage.records.services import RecordService
 from heritage.runtime import Runtime
 from heritage.search import outbox
+from heritage.search.indexing import SearchIndexer
 from heritage.search.jobs import sync_search
 from heritage.search.models import SearchPending, SearchState
 from heritage.search.services import SearchParams, SearchService
@@ -92,13 +93,13 @@ def test_a_commit_whose_sync_never_ran_is_caught_up_by_the_tick(
         session.commit()
     other.dispose()
     assert total(search_runtime, "armillary") == 0
-    assert SearchService(search_runtime).pending() == 1
+    assert SearchIndexer(search_runtime).pending() == 1
     # the workers' tick, registered with the queue at their start
     assert "search.sync" in JobService(search_runtime).install_schedules()
     sync_search(search_runtime)
     assert total(search_runtime, "armillary") == 1
     assert total(search_runtime, "astrolabe") == 0
-    assert SearchService(search_runtime).pending() == 0
+    assert SearchIndexer(search_runtime).pending() == 0
 
 
 def test_restored_records_are_queued_for_search(
@@ -107,8 +108,8 @@ def test_restored_records_are_queued_for_search(
     add_rows(search_runtime, alpha_id(search_runtime), 30)
     assert total(search_runtime, "ledger") == 0  # written around the outbox
     outbox.queue_all(search_runtime.database)
-    assert SearchService(search_runtime).pending() >= 30
-    SearchService(search_runtime).sync()
+    assert SearchIndexer(search_runtime).pending() >= 30
+    SearchIndexer(search_runtime).sync()
     assert total(search_runtime, "ledger") == 30
 
 
@@ -116,7 +117,7 @@ def test_a_rebuild_cut_short_goes_on_where_it_stopped(
     search_runtime: Runtime, search_world: World
 ) -> None:
     add_rows(search_runtime, alpha_id(search_runtime), 250)
-    service = SearchService(search_runtime)
+    service = SearchIndexer(search_runtime)
     seen: list[int] = []
 
     def stop_after_two_batches(done: int, _total: int) -> None:
@@ -152,7 +153,7 @@ def test_a_rebuild_killed_midway_leaves_a_usable_index(
         import sys
         from heritage.config import load_settings
         from heritage.runtime import Runtime
-        from heritage.search.services import SearchService
+        from heritage.search.indexing import SearchIndexer
         settings = load_settings(
             _env_file=None, data_dir={str(settings.data_dir)!r},
             database_url={settings.resolved_database_url!r},
@@ -160,7 +161,7 @@ def test_a_rebuild_killed_midway_leaves_a_usable_index(
         )
         def report(done, total):
             print(done, flush=True)
-        SearchService(Runtime(settings)).reindex(clear=True, batch=100, progress=report)
+        SearchIndexer(Runtime(settings)).reindex(clear=True, batch=100, progress=report)
         """
     )
     child = subprocess.Popen(
@@ -181,6 +182,15 @@ def test_a_rebuild_killed_midway_leaves_a_usable_index(
     found = total(search_runtime, "ledger")
     assert 600 <= found <= 3000
     started = time.monotonic()
-    SearchService(search_runtime).reindex(batch=500)
+    SearchIndexer(search_runtime).reindex(batch=500)
     assert total(search_runtime, "ledger") == 3000
     assert time.monotonic() - started < 120
+
+
+def test_a_large_rebuild_makes_its_documents_in_worker_processes(
+    search_runtime: Runtime, search_world: World
+) -> None:
+    add_rows(search_runtime, alpha_id(search_runtime), 400)
+    done = SearchIndexer(search_runtime).reindex(clear=True, batch=50, workers=2, parallel_from=0)
+    assert total(search_runtime, "ledger") == 400
+    assert done == total(search_runtime)

@@ -12,6 +12,7 @@ from heritage.errors import InvalidInput
 from heritage.records.model import Entity, Record, Representation, Value
 from heritage.records.services import RecordService
 from heritage.runtime import Runtime
+from heritage.search.indexing import SearchIndexer
 from heritage.search.services import SearchParams, SearchService
 from heritage.testing.world import World
 from tests.search.conftest import identity
@@ -267,4 +268,4 @@ def test_changes_are_searchable_at_once_and_deletions_vanish(
     assert find(search_runtime, SYSTEM, '"night watch"') == []
     service.delete(SYSTEM, records["watch"], base_version=None)
     assert find(search_runtime, SYSTEM, "schutterij") == []
-    assert SearchService(search_runtime).pending() == 0
+    assert SearchIndexer(search_runtime).pending() == 0

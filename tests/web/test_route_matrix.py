@@ -210,6 +210,7 @@ def fill_path(path: str, world: World, person: str | None, workspace: str) -> st
         "import_id": world.imports.get(workspace, world.imports["alpha"]),
         "batch_id": world.batches.get(workspace, world.batches["alpha"]),
         "version": "v1",
+        "saved_id": str(own.saved_search_id),
         # No such upload: the tus routes check the policy, then the protocol (a
         # missing Tus-Resumable is 412) before they look the upload up.
         "upload_id": "matrix-no-such-upload",

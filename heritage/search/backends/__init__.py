@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from heritage.search.documents import SearchDocument
 from heritage.search.query import Node
@@ -34,6 +34,7 @@ class SearchRequest:
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)  # facet -> any of values
     years: tuple[int | None, int | None] | None = None  # overlapping this span
     bbox: tuple[float, float, float, float] | None = None  # south, west, north, east
+    changed_since: int | None = None  # ms since the epoch, inclusive (saved searches' alerts)
     sort: Sort = "relevance"
     offset: int = 0
     limit: int = 20
@@ -63,6 +64,10 @@ class SearchBackend(Protocol):
     def write(self, documents: Sequence[SearchDocument], deleted: Sequence[str]) -> None:
         """Add or replace ``documents`` and remove the records ``deleted``, then commit."""
 
+    def write_prepared(self, prepared: Sequence[Any], deleted: Sequence[str]) -> None:
+        """:meth:`write` for documents already passed through the backend's preparer
+        (which rebuilds run in other processes)."""
+
     def search(self, request: SearchRequest) -> SearchHits: ...
 
     def locations(self, request: SearchRequest, limit: int) -> list[Location]:
@@ -81,21 +86,34 @@ class SearchBackend(Protocol):
 
 
 BackendFactory = Callable[["Runtime"], SearchBackend]
+# A document as the backend writes it, made by a plain function so that a rebuild
+# can make them in worker processes (picklable in, picklable out).
+Preparer = Callable[[SearchDocument], Any]
 BACKENDS: dict[str, BackendFactory] = {}
+PREPARERS: dict[str, Preparer] = {}
 
 
-def register(name: str) -> Callable[[BackendFactory], BackendFactory]:
+def register(name: str, preparer: Preparer) -> Callable[[BackendFactory], BackendFactory]:
     def add(factory: BackendFactory) -> BackendFactory:
         BACKENDS[name] = factory
+        PREPARERS[name] = preparer
         return factory
 
     return add
 
 
-def open_backend(runtime: Runtime) -> SearchBackend:
-    """The backend the settings name (``HERITAGE_SEARCH_BACKEND``)."""
+def _load_backends() -> None:
     # Imported here so that each backend registers itself.
     from heritage.search.backends import postgres, tantivy_index  # noqa: F401
 
+
+def preparer(name: str) -> Preparer:
+    _load_backends()
+    return PREPARERS[name]
+
+
+def open_backend(runtime: Runtime) -> SearchBackend:
+    """The backend the settings name (``HERITAGE_SEARCH_BACKEND``)."""
+    _load_backends()
     name = runtime.settings.search_backend
     return BACKENDS[name](runtime)

@@ -231,7 +231,10 @@ class PostgresBackend:
                 self._ready = True
 
     def write(self, documents: Sequence[SearchDocument], deleted: Sequence[str]) -> None:
-        if not documents and not deleted:
+        self.write_prepared([_row(document) for document in documents], deleted)
+
+    def write_prepared(self, prepared: Sequence[Any], deleted: Sequence[str]) -> None:
+        if not prepared and not deleted:
             return
         with self.engine.begin() as connection:
             self._setup(connection)
@@ -240,14 +243,14 @@ class PostgresBackend:
                     text(f"DELETE FROM {TABLE} WHERE record_uuid = ANY(:uuids)"),
                     {"uuids": list(deleted)},
                 )
-            if documents:
-                connection.execute(text(_UPSERT), [_row(document) for document in documents])
+            if prepared:
+                connection.execute(text(_UPSERT), list(prepared))
                 vocabulary = sorted(
                     {
                         word
-                        for document in documents
-                        for group in document.words.values()
-                        for word in group
+                        for row in prepared
+                        for group in GROUPS
+                        for word in row[f"w_{group}"].split()
                     }
                 )
                 connection.execute(
@@ -284,6 +287,8 @@ class PostgresBackend:
                 conditions.append(f"d.year_from <= {compiler.param(high)}")
             if low is not None:
                 conditions.append(f"d.year_to >= {compiler.param(low)}")
+        if request.changed_since is not None:
+            conditions.append(f"d.updated >= {compiler.param(request.changed_since)}")
         if request.bbox is not None:
             south, west, north, east = request.bbox
             conditions.append(f"d.lat BETWEEN {compiler.param(south)} AND {compiler.param(north)}")
@@ -410,6 +415,6 @@ class PostgresBackend:
         return ranked[:limit]
 
 
-@register("postgresql")
+@register("postgresql", _row)
 def _open(runtime: Runtime) -> PostgresBackend:
     return PostgresBackend(runtime)

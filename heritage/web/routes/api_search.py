@@ -9,14 +9,16 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, StrictBool
 
 from heritage.accounts.identity import Identity
+from heritage.search.saved import SavedSearchService, SavedSearchView
 from heritage.search.services import SearchHit, SearchParams, SearchResult, SearchService
 from heritage.web.deps import RuntimeDep, allowed
 from heritage.web.search_params import search_params
@@ -250,3 +252,70 @@ def export_json(
         media_type="application/json",
         headers={"Content-Disposition": 'attachment; filename="search.json"'},
     )
+
+
+# -- saved searches -----------------------------------------------------------------
+
+
+class SavedSearchIn(BaseModel):
+    model_config = {"extra": "forbid"}
+    name: str = Field(min_length=1, max_length=200)
+    query: str = Field(
+        max_length=4000, description="The search as a query string: q=...&type=IMAGE&..."
+    )
+    alert: StrictBool = True
+
+
+class SavedSearchOut(BaseModel):
+    id: int
+    name: str
+    query: str
+    alert: bool
+    new_matches: int
+    seen_at: datetime
+    created_at: datetime
+    links: dict[str, str]
+
+
+def saved_out(saved: SavedSearchView) -> SavedSearchOut:
+    return SavedSearchOut(
+        id=saved.id,
+        name=saved.name,
+        query=saved.query,
+        alert=saved.alert,
+        new_matches=saved.new_matches,
+        seen_at=saved.seen_at,
+        created_at=saved.created_at,
+        links={"search": f"/api/search?{saved.query}", "html": f"/search/saved/{saved.id}"},
+    )
+
+
+@router.get("/api/search/saved", response_model=list[SavedSearchOut])
+def list_saved(runtime: RuntimeDep, identity: allowed("search.save")) -> list[SavedSearchOut]:
+    """One's saved searches, each with the number of matching records changed since it
+    was last opened (counted hourly)."""
+    return [saved_out(item) for item in SavedSearchService(runtime).list(identity)]
+
+
+@router.post("/api/search/saved", response_model=SavedSearchOut, status_code=201)
+def create_saved(
+    body: SavedSearchIn, runtime: RuntimeDep, identity: allowed("search.save")
+) -> SavedSearchOut:
+    """Keep a search; with ``alert``, its new matches are counted for the dashboard."""
+    saved = SavedSearchService(runtime).create(identity, body.name, body.query, alert=body.alert)
+    return saved_out(saved)
+
+
+@router.delete(
+    "/api/search/saved/{saved_id}",
+    status_code=204,
+    responses={404: {"description": "Not found"}},
+    response_class=Response,
+)
+def delete_saved(
+    saved_id: Annotated[int, Path(ge=1, le=2**31)],
+    runtime: RuntimeDep,
+    identity: allowed("search.save"),
+) -> Response:
+    SavedSearchService(runtime).delete(identity, saved_id)
+    return Response(status_code=204)

@@ -14,6 +14,7 @@ from heritage.config import SUPPORTED_LANGUAGES
 from heritage.errors import AuthenticationFailed, InvalidInput, Throttled
 from heritage.institutions.services import InstitutionService
 from heritage.jobs.services import JobService
+from heritage.search.saved import SavedSearchService
 from heritage.web.context import SESSION_COOKIE, set_session_cookie
 from heritage.web.deps import RuntimeDep, allowed
 from heritage.web.forms import set_language_cookie
@@ -50,10 +51,16 @@ def dashboard(
         InstitutionService(runtime).memberships_of(identity.user_id) if identity.user_id else []
     )
     jobs = JobService(runtime).list_for(identity, limit=5)
+    saved = SavedSearchService(runtime).list(identity)
     return render(
         request,
         "dashboard.html",
-        {"workspaces": workspaces, "institutions": institutions, "jobs": jobs},
+        {
+            "workspaces": workspaces,
+            "institutions": institutions,
+            "jobs": jobs,
+            "saved_searches": sorted(saved, key=lambda item: -item.new_matches)[:8],
+        },
     )
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode, urlsplit
 
-from fastapi import APIRouter, Depends, Query, Request
-from starlette.responses import Response
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from starlette.responses import RedirectResponse, Response
 
 from heritage.errors import InvalidInput
 from heritage.search.documents import FACETS
+from heritage.search.params import to_pairs
+from heritage.search.saved import SavedSearchService
 from heritage.search.services import SearchParams, SearchResult, SearchService
 from heritage.web.context import SECURITY_HEADERS
 from heritage.web.deps import RuntimeDep, allowed
@@ -63,24 +65,6 @@ SORT_LABELS = {
 }
 
 
-def _query_pairs(params: SearchParams) -> list[tuple[str, str]]:
-    """The search as query-string pairs (without cursor), to build links from."""
-    pairs: list[tuple[str, str]] = []
-    if params.q:
-        pairs.append(("q", params.q))
-    for name, values in params.filters.items():
-        pairs += [(name, value) for value in values]
-    if params.year_from is not None:
-        pairs.append(("year_from", str(params.year_from)))
-    if params.year_to is not None:
-        pairs.append(("year_to", str(params.year_to)))
-    if params.bbox is not None:
-        pairs.append(("bbox", ",".join(f"{number:g}" for number in params.bbox)))
-    if params.sort != "relevance":
-        pairs.append(("sort", params.sort))
-    return pairs
-
-
 def _toggle(pairs: list[tuple[str, str]], name: str, value: str) -> str:
     """The link that adds a facet value to the search, or takes it away."""
     if (name, value) in pairs:
@@ -114,7 +98,7 @@ def _content_security_policy(tiles: str) -> str:
 def search_page(
     request: Request, runtime: RuntimeDep, identity: allowed("search"), params: Params
 ) -> Response:
-    pairs = _query_pairs(params)
+    pairs = to_pairs(params)
     result: SearchResult | None = None
     errors: dict[str, str] = {}
     try:
@@ -196,3 +180,53 @@ def suggest_fragment(
     """The ``<option>`` list of the search box's suggestions (htmx swaps it in)."""
     suggestions = SearchService(runtime).suggest(identity, q)
     return render(request, "search/_suggestions.html", {"suggestions": suggestions})
+
+
+# -- saved searches -----------------------------------------------------------------
+
+
+@router.get("/search/saved")
+def saved_searches_page(
+    request: Request, runtime: RuntimeDep, identity: allowed("search.save")
+) -> Response:
+    saved = SavedSearchService(runtime).list(identity)
+    return render(request, "search/saved.html", {"saved": saved})
+
+
+@router.post("/search/saved")
+def save_search(
+    request: Request,
+    runtime: RuntimeDep,
+    identity: allowed("search.save"),
+    name: Annotated[str, Form(max_length=300)] = "",
+    query: Annotated[str, Form(max_length=5000)] = "",
+    alert: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    service = SavedSearchService(runtime)
+    try:
+        service.create(identity, name, query, alert=bool(alert))
+    except InvalidInput as error:
+        context = {"saved": service.list(identity), "errors": field_errors(error)}
+        context["form"] = {"name": name, "query": query}
+        return render(request, "search/saved.html", context, status_code=422)
+    return RedirectResponse("/search/saved", status_code=303)
+
+
+@router.get("/search/saved/{saved_id}")
+def open_saved_search(
+    saved_id: Annotated[int, Path(ge=1, le=2**31)],
+    runtime: RuntimeDep,
+    identity: allowed("search.save"),
+) -> Response:
+    saved = SavedSearchService(runtime).open(identity, saved_id)
+    return RedirectResponse(saved.url, status_code=303)
+
+
+@router.post("/search/saved/{saved_id}/delete")
+def delete_saved_search(
+    saved_id: Annotated[int, Path(ge=1, le=2**31)],
+    runtime: RuntimeDep,
+    identity: allowed("search.save"),
+) -> Response:
+    SavedSearchService(runtime).delete(identity, saved_id)
+    return RedirectResponse("/search/saved", status_code=303)

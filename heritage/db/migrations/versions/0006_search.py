@@ -36,6 +36,25 @@ def upgrade() -> None:
         sa.Column("updated_at", heritage.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_search_state")),
     )
+    op.create_table(
+        "saved_searches",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("query", sa.String(length=4000), nullable=False),
+        sa.Column("alert", sa.Boolean(), nullable=False),
+        sa.Column("new_matches", sa.Integer(), nullable=False),
+        sa.Column("seen_at", heritage.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", heritage.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_saved_searches_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_saved_searches")),
+    )
+    op.create_index(op.f("ix_saved_searches_user_id"), "saved_searches", ["user_id"], unique=False)
     # Records that exist before search did are indexed by the first sync.
     op.execute(
         "INSERT INTO search_pending (record_uuid, queued_at) SELECT uuid, updated_at FROM records"
@@ -43,6 +62,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_saved_searches_user_id"), table_name="saved_searches")
+    op.drop_table("saved_searches")
     op.drop_table("search_state")
     op.drop_index(op.f("ix_search_pending_record_uuid"), table_name="search_pending")
     op.drop_table("search_pending")
