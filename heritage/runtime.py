@@ -24,10 +24,10 @@ class Runtime:
         settings.ensure_data_dir()
         self.database = Database(settings.resolved_database_url)
         from heritage.search import outbox
-        from heritage.search.indexing import SearchIndexer
+        from heritage.search.indexing import AFTER_COMMIT_WAIT, SearchIndexer
 
         # Records changed by any service in this process reach search after commit.
-        outbox.install(self.database, lambda: SearchIndexer(self).sync())
+        outbox.install(self.database, lambda: SearchIndexer(self).sync(wait=AFTER_COMMIT_WAIT))
 
     @cached_property
     def passwords(self) -> Passwords:

@@ -11,6 +11,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from multiprocessing import get_context
@@ -28,6 +29,8 @@ from heritage.search.models import SearchPending, SearchState
 from heritage.workspaces.models import Workspace
 
 SYNC_BATCH = 1_000
+# A request that saved a record waits at most this long for a busy index writer.
+AFTER_COMMIT_WAIT = 0.5
 REBUILD_STATE = "rebuild"
 # Below this many records a rebuild makes its documents itself: starting worker
 # processes costs more than it saves.
@@ -110,8 +113,10 @@ class SearchIndexer:
 
     # -- the outbox ------------------------------------------------------------------
 
-    def sync(self, limit: int = SYNC_BATCH) -> SyncReport:
-        """Index every record the outbox names; return what was done."""
+    def sync(self, limit: int = SYNC_BATCH, *, wait: float = 5.0) -> SyncReport:
+        """Index every record the outbox names; return what was done. ``wait``: how
+        long to wait for a busy index writer (a rebuild's) before leaving the work
+        to the rebuild's end or the next tick."""
         report = SyncReport()
         while True:
             with self.runtime.database.session(write=True) as session:
@@ -126,7 +131,7 @@ class SearchIndexer:
                 uuids = {uuid for _, uuid in pending}
                 rows = self._rows(session, RecordRow.uuid.in_(uuids))
                 removed = sorted(uuids - {row[1] for row in rows})
-                self.backend.write(documents_of(rows, self.language), removed)
+                self.backend.write(documents_of(rows, self.language), removed, wait=wait)
                 session.execute(
                     delete(SearchPending).where(SearchPending.id.in_([id_ for id_, _ in pending]))
                 )
@@ -199,24 +204,26 @@ class SearchIndexer:
         if progress:
             progress(done, total)
         workers = workers or min(os.cpu_count() or 1, MAX_WORKERS)
-        pool = None
-        if workers > 1 and total - done >= parallel_from:
-            pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+        parallel = workers > 1 and total - done >= parallel_from
         backend_name = self.runtime.settings.search_backend
         waiting: deque[tuple[int, int, Future[list[Any]] | list[Any]]] = deque()
+        with ExitStack() as stack:
+            pool = None
+            if parallel:
+                pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+                stack.callback(pool.shutdown, cancel_futures=True)
+            write = stack.enter_context(self.backend.bulk(fresh=clear))
 
-        def write_next() -> None:
-            nonlocal done
-            last_id, count, job = waiting.popleft()
-            prepared = job.result() if isinstance(job, Future) else job
-            self.backend.write_prepared(prepared, ())
-            done += count
-            value.update(after_id=last_id, done=done)
-            self._save(value)
-            if progress:
-                progress(done, max(total, done))
+            def write_next() -> None:
+                nonlocal done
+                last_id, count, job = waiting.popleft()
+                write(job.result() if isinstance(job, Future) else job)
+                done += count
+                value.update(after_id=last_id, done=done)
+                self._save(value)
+                if progress:
+                    progress(done, max(total, done))
 
-        try:
             read_id = after_id
             while True:
                 with self.runtime.database.session() as session:
@@ -224,20 +231,17 @@ class SearchIndexer:
                 if not rows:
                     break
                 read_id = rows[-1][0]
+                job: Future[list[Any]] | list[Any]
                 if pool is not None:
-                    job: Future[list[Any]] | list[Any] = pool.submit(
-                        prepare_rows, backend_name, self.language, rows
-                    )
+                    job = pool.submit(prepare_rows, backend_name, self.language, rows)
                 else:
                     job = prepare_rows(backend_name, self.language, rows)
                 waiting.append((read_id, len(rows), job))
+                # a few batches in the making while the backend writes the oldest
                 while len(waiting) > (2 * workers if pool is not None else 0):
                     write_next()
             while waiting:
                 write_next()
-        finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
         self._catch_up(datetime.fromisoformat(value["started"]), int(value["pending_before"]))
         return done
 

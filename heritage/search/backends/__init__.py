@@ -14,6 +14,7 @@ them reach its answer (hits, totals, facet counts, histogram, suggestions).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -51,6 +52,9 @@ class SearchHits:
     histogram: list[tuple[int, int]] = field(default_factory=list)  # (decade, records)
 
 
+BulkWrite = Callable[..., None]  # (prepared, deleted=()) -> None; commits
+
+
 @dataclass(frozen=True)
 class Location:
     uuid: str
@@ -61,12 +65,22 @@ class Location:
 class SearchBackend(Protocol):
     name: str
 
-    def write(self, documents: Sequence[SearchDocument], deleted: Sequence[str]) -> None:
-        """Add or replace ``documents`` and remove the records ``deleted``, then commit."""
+    def write(
+        self, documents: Sequence[SearchDocument], deleted: Sequence[str], *, wait: float = ...
+    ) -> None:
+        """Add or replace ``documents`` and remove the records ``deleted``, then commit.
+        ``wait``: seconds to wait for an engine's single writer (a rebuild holds it)."""
 
-    def write_prepared(self, prepared: Sequence[Any], deleted: Sequence[str]) -> None:
+    def write_prepared(
+        self, prepared: Sequence[Any], deleted: Sequence[str], *, wait: float = ...
+    ) -> None:
         """:meth:`write` for documents already passed through the backend's preparer
         (which rebuilds run in other processes)."""
+
+    def bulk(self, *, fresh: bool = False) -> AbstractContextManager[BulkWrite]:
+        """A writer for many commits in a row (a rebuild): call it with prepared
+        documents (and uuids to remove); each call commits. ``fresh``: the index
+        was cleared, nothing needs replacing."""
 
     def search(self, request: SearchRequest) -> SearchHits: ...
 

@@ -20,14 +20,15 @@ bound parameters, and only the operators are written into the SQL.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from heritage.search import analysis
-from heritage.search.backends import Location, SearchHits, SearchRequest, register
+from heritage.search.backends import BulkWrite, Location, SearchHits, SearchRequest, register
 from heritage.search.documents import FACETS, GROUPS, SearchDocument
 from heritage.search.query import Node, Not, Or, Phrase, Term
 
@@ -230,10 +231,15 @@ class PostgresBackend:
                     connection.execute(text(statement))
                 self._ready = True
 
-    def write(self, documents: Sequence[SearchDocument], deleted: Sequence[str]) -> None:
+    def write(
+        self, documents: Sequence[SearchDocument], deleted: Sequence[str], *, wait: float = 0
+    ) -> None:
         self.write_prepared([_row(document) for document in documents], deleted)
 
-    def write_prepared(self, prepared: Sequence[Any], deleted: Sequence[str]) -> None:
+    def write_prepared(
+        self, prepared: Sequence[Any], deleted: Sequence[str], *, wait: float = 0
+    ) -> None:
+        # ``wait`` is for engines with a single writer; PostgreSQL has row locks.
         if not prepared and not deleted:
             return
         with self.engine.begin() as connection:
@@ -260,6 +266,11 @@ class PostgresBackend:
                     ),
                     {"terms": vocabulary},
                 )
+
+    @contextmanager
+    def bulk(self, *, fresh: bool = False) -> Iterator[BulkWrite]:
+        """Many commits in a row (a rebuild); each is a transaction of its own."""
+        yield self.write_prepared
 
     def clear(self) -> None:
         with self.engine.begin() as connection:

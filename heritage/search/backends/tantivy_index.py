@@ -12,7 +12,8 @@ import json
 import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ import tantivy
 
 from heritage.errors import ContentUnavailable
 from heritage.search import analysis
-from heritage.search.backends import Location, SearchHits, SearchRequest, register
+from heritage.search.backends import BulkWrite, Location, SearchHits, SearchRequest, register
 from heritage.search.documents import FACETS, GROUPS, SearchDocument
 from heritage.search.query import Node, Not, Or, Phrase, Term
 
@@ -35,7 +36,9 @@ TOKENIZER = "heritage_spaces"
 GROUP_BOOST = {"title": 4.0, "agents": 2.5, "context": 1.5, "body": 1.0}
 EXACT_BONUS = 1.25  # the word as written ranks above its other forms
 NO_YEAR = 1_000_000
-LOCK_WAIT_SECONDS = 30.0
+# A rebuild holds the writer for its whole run; a sync waits this long for it, then
+# leaves its changes in the outbox for the rebuild's end or the next tick.
+LOCK_WAIT_SECONDS = 5.0
 WRITER_HEAP = 64_000_000
 
 
@@ -101,9 +104,9 @@ class TantivyBackend:
                 self._index = index
         return self._index
 
-    def _writer(self) -> tantivy.IndexWriter:
+    def _writer(self, wait: float = LOCK_WAIT_SECONDS) -> tantivy.IndexWriter:
         index = self._open()
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        deadline = time.monotonic() + wait
         while True:
             try:
                 return index.writer(heap_size=WRITER_HEAP, num_threads=1)
@@ -115,25 +118,46 @@ class TantivyBackend:
 
     # -- writing ------------------------------------------------------------------------
 
-    def write(self, documents: Sequence[SearchDocument], deleted: Sequence[str]) -> None:
-        self.write_prepared([prepare(document) for document in documents], deleted)
+    def write(
+        self,
+        documents: Sequence[SearchDocument],
+        deleted: Sequence[str],
+        *,
+        wait: float = LOCK_WAIT_SECONDS,
+    ) -> None:
+        self.write_prepared([prepare(document) for document in documents], deleted, wait=wait)
 
-    def write_prepared(self, prepared: Sequence[Any], deleted: Sequence[str]) -> None:
+    def write_prepared(
+        self, prepared: Sequence[Any], deleted: Sequence[str], *, wait: float = LOCK_WAIT_SECONDS
+    ) -> None:
         """Add the documents :func:`prepare` made (perhaps in other processes)."""
         if not prepared and not deleted:
             return
-        writer = self._writer()
-        try:
+        with self.bulk(wait=wait) as write:
+            write(prepared, deleted)
+
+    @contextmanager
+    def bulk(self, *, fresh: bool = False, wait: float = LOCK_WAIT_SECONDS) -> Iterator[BulkWrite]:
+        """One writer for many commits (a rebuild); merges are waited for at the end.
+        ``fresh``: the index was cleared, so nothing needs replacing."""
+        writer = self._writer(wait)
+
+        def write(prepared: Sequence[Any], deleted: Sequence[str] = ()) -> None:
             for uuid in deleted:
                 writer.delete_documents_by_term("uuid", uuid)
             for uuid, text in prepared:
-                writer.delete_documents_by_term("uuid", uuid)
+                if not fresh:
+                    writer.delete_documents_by_term("uuid", uuid)
                 writer.add_json(text)
             writer.commit()
-            writer.wait_merging_threads()
+
+        try:
+            yield write
         except BaseException:
             writer.rollback()
             raise
+        finally:
+            writer.wait_merging_threads()
 
     def clear(self) -> None:
         with self._lock:
