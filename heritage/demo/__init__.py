@@ -16,6 +16,7 @@ from sqlalchemy import select
 from heritage.accounts.identity import SYSTEM
 from heritage.accounts.models import User
 from heritage.accounts.services import AccountService
+from heritage.demo.harbour import load_harbour_collection
 from heritage.institutions.models import Institution
 from heritage.institutions.services import InstitutionService
 from heritage.runtime import Runtime
@@ -109,6 +110,7 @@ def load_demo(runtime: Runtime) -> DemoInfo:
         workspaces.add_member(SYSTEM, WORKSPACE, RESEARCHER_EMAIL, "contributor")
     _load_stored_objects(runtime)
     _load_records(runtime)
+    load_harbour_collection(runtime, WORKSPACE)
     return DemoInfo(ADMIN_EMAIL, password, WORKSPACE)
 
 

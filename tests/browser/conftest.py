@@ -121,6 +121,8 @@ def _server_env(data_dir: Path, port: int, database_url: str | None) -> dict[str
         HERITAGE_EMBEDDED_WORKER="false",
         HERITAGE_BASE_URL=f"http://127.0.0.1:{port}",
         HERITAGE_LOG_LEVEL="WARNING",
+        # no base map: the browser must not reach out to a tile server in tests
+        HERITAGE_MAP_TILES="",
         PYTHONUNBUFFERED="1",
     )
     if database_url:

@@ -78,6 +78,26 @@ def _without(pairs: list[tuple[str, str]], *names: str) -> str:
     return "/search?" + urlencode([pair for pair in pairs if pair[0] not in names])
 
 
+MAX_BARS = 120
+
+
+def timeline(decades: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """(first year, last year, records) bars from the first decade to the last, the
+    empty ones too, so that the axis runs evenly; decades become centuries where
+    there would be too many bars to see."""
+    if not decades:
+        return []
+    counts = dict(decades)
+    width = 10 if (decades[-1][0] - decades[0][0]) // 10 < MAX_BARS else 100
+    first = decades[0][0] // width * width
+    last = decades[-1][0] // width * width
+    bars = []
+    for start in range(first, last + 1, width):
+        total = sum(counts.get(decade, 0) for decade in range(start, start + width, 10))
+        bars.append((start, start + width - 1, total))
+    return bars
+
+
 def _base(pairs: list[tuple[str, str]], *names: str) -> str:
     """The search without ``names``, ready for more parameters to be appended."""
     link = _without(pairs, *names)
@@ -127,8 +147,8 @@ def search_page(
                     ],
                 }
             )
-    histogram = result.histogram if result is not None else []
-    tallest = max((count for _, count in histogram), default=0)
+    histogram = timeline(result.histogram if result is not None else [])
+    tallest = max((count for _, _, count in histogram), default=0)
     context = {
         "identity": identity,
         "params": params,

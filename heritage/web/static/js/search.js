@@ -11,7 +11,8 @@
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (collection) {
         if (!collection || !collection.features.length) { element.hidden = true; return; }
-        var map = L.map(element, { scrollWheelZoom: false });
+        // the map knows its zoom range even without a base map (clustering needs it)
+        var map = L.map(element, { scrollWheelZoom: false, minZoom: 1, maxZoom: 18 });
         if (element.dataset.tiles) {
           L.tileLayer(element.dataset.tiles, {
             maxZoom: 18, attribution: element.dataset.attribution
@@ -28,7 +29,7 @@
         });
         cluster.addLayer(layer);
         map.addLayer(cluster);
-        map.fitBounds(layer.getBounds(), { maxZoom: 10, padding: [20, 20] });
+        map.fitBounds(layer.getBounds(), { maxZoom: 14, padding: [20, 20] });
         var control = L.control({ position: "topright" });
         control.onAdd = function () {
           var button = L.DomUtil.create("button", "map-area-button");
@@ -75,7 +76,9 @@
       var end = decadeOf(event);
       if (start === null || end === null) { start = null; return; }
       event.preventDefault();
-      var low = Math.min(start, end), high = Math.max(start, end) + 9;
+      var bars = svg.querySelectorAll("[data-decade]");
+      var step = bars.length > 1 ? Number(bars[1].dataset.decade) - Number(bars[0].dataset.decade) : 10;
+      var low = Math.min(start, end), high = Math.max(start, end) + step - 1;
       start = null;
       window.location.href = svg.dataset.search + "year_from=" + low + "&year_to=" + high;
     });
