@@ -24,8 +24,9 @@ from playwright.sync_api import expect
 MAX_PAGES = 60
 FAILING_IMPACTS = ("serious", "critical")
 SKIPPED_PREFIXES = ("/static", "/api/openapi.json", "/logout")
-# Stored files are downloads, not pages (tests/api/test_objects_api.py covers them).
-DOWNLOAD = re.compile(r"^(/workspaces/[^/]+/objects|/records)/[^/]+/files/")
+# Stored files and search exports are downloads, not pages (tests/api/test_objects_api.py
+# and tests/web/test_search_pages.py cover them).
+DOWNLOAD = re.compile(r"^((/workspaces/[^/]+/objects|/records)/[^/]+/files/|/api/search/export)")
 NODES_SHOWN = 3
 
 
@@ -240,6 +241,7 @@ def anonymous_reports(browser, live_server, admin_state, axe_js) -> list[PageRep
             ("/workspaces", 200),
             ("/institutions", 200),
             ("/institutions/demo-museum", 200),
+            ("/search?q=harbour", 200),
             (urlsplit(invitation).path, 200),
             ("/no-such-page", 404),
         ]

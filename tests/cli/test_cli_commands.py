@@ -317,7 +317,9 @@ def test_demo_load_only_is_idempotent_and_prints_credentials(
     assert counts() == before
     assert before[0] >= 1 and before[1] >= 1 and before[2] >= 1
     assert before[3] == 1  # a stored object with history, encrypted in the private workspace
-    assert before[4] == 3  # records: ready for Europeana, with a history, and a draft
+    # records: ready for Europeana, with a history, a draft, and the generated harbour
+    # collection for search
+    assert before[4] == 3 + 48
     user = AccountService(runtime).authenticate("admin@demo-museum.example", password, client="t")
     assert user.is_admin
 
