@@ -21,7 +21,8 @@ private ones of which the searching person belongs to one.
 
 ``HERITAGE_BENCH_RECORDS`` (default 1,000,000), ``HERITAGE_BENCH_QUERIES``
 (default 300), ``HERITAGE_BENCH_DIR``; ``HERITAGE_BENCH_SEARCH_PG=0`` leaves out
-the PostgreSQL run.
+the PostgreSQL run; ``HERITAGE_BENCH_KEEP=DIR`` keeps the embedded run's
+instance in DIR and uses it again (writing a million records takes minutes).
 """
 
 from __future__ import annotations
@@ -133,6 +134,18 @@ def prepare(base: Path, backend: str, database_url: str | None, count: int) -> I
     return searcher
 
 
+def searcher_of(base: Path, backend: str) -> Identity:
+    from heritage.accounts.models import User
+    from heritage.accounts.services import identity_of
+
+    runtime = Runtime(settings_for(base, backend, None))
+    with runtime.database.session() as session:
+        user = session.query(User).filter_by(email="searcher@example.org").one()
+        searcher = identity_of(user, "bench")
+    runtime.close()
+    return searcher
+
+
 def reindex_in_child(base: Path, backend: str, database_url: str | None) -> dict[str, float]:
     """``SearchService.reindex(clear=True)`` in a process of its own (for its peak RSS)."""
     output = subprocess.run(  # noqa: S603 - our own interpreter and module
@@ -180,6 +193,7 @@ def fts5_build(base: Path, database_url: str | None) -> tuple[sqlite3.Connection
     from sqlalchemy import select
 
     runtime = Runtime(settings_for(base, "tantivy", database_url))
+    (base / "fts5.sqlite3").unlink(missing_ok=True)
     connection = sqlite3.connect(base / "fts5.sqlite3")
     connection.execute(
         "CREATE VIRTUAL TABLE fts USING fts5(title, agents, context, body, "
@@ -263,10 +277,17 @@ def measure(
     fts5: tuple[sqlite3.Connection, float, int] | None,
 ) -> tuple[bool, tuple[sqlite3.Connection, float, int] | None]:
     started = time.perf_counter()
-    searcher = prepare(base, backend, database_url, count)
-    print(
-        f"[{backend}] {count} records written in {time.perf_counter() - started:.0f} s", flush=True
-    )
+    marker = base / f"prepared-{count}"
+    if marker.exists() and database_url is None:
+        searcher = searcher_of(base, backend)
+        print(f"[{backend}] {count} records from the kept instance in {base}", flush=True)
+    else:
+        searcher = prepare(base, backend, database_url, count)
+        marker.touch()
+        print(
+            f"[{backend}] {count} records written in {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
     built = reindex_in_child(base, backend, database_url)
     rate = built["records"] / built["seconds"]
     if fts5 is None:
@@ -309,9 +330,17 @@ def main() -> int:
         return 0
     count = int(os.environ.get("HERITAGE_BENCH_RECORDS", "1000000"))
     queries = query_mix(int(os.environ.get("HERITAGE_BENCH_QUERIES", "300")))
-    base = Path(
-        tempfile.mkdtemp(prefix="heritage-bench-search-", dir=os.environ.get("HERITAGE_BENCH_DIR"))
-    )
+    kept = os.environ.get("HERITAGE_BENCH_KEEP")
+    if kept:  # the embedded run's instance is kept there and used again next time
+        base = Path(kept)
+        base.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(base / "pg", ignore_errors=True)
+    else:
+        base = Path(
+            tempfile.mkdtemp(
+                prefix="heritage-bench-search-", dir=os.environ.get("HERITAGE_BENCH_DIR")
+            )
+        )
     results = []
     try:
         met, fts5 = measure(base / "tantivy", "tantivy", None, count, queries, None)
@@ -324,7 +353,8 @@ def main() -> int:
                 results.append(met)
         return 0 if all(results) else 1
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        if not kept:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "reindex":
