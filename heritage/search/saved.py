@@ -139,6 +139,7 @@ class SavedSearchService:
                         "changed_since": int(saved.seen_at.timestamp() * 1000) + 1,
                         "limit": 1,
                         "facets": (),
+                        "histogram": False,
                     }
                 )
                 found = search.search(owner, params).total

@@ -1,4 +1,4 @@
-"""``SearchService``: what pages, the API and the CLI call to search and to index.
+"""``SearchService``: what pages, the API and saved searches call to search.
 
 Who may see what is decided here, once, through the policy: a search names the
 workspaces whose records the actor may view (``records.view``), the backend
@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import structlog
 from sqlalchemy import select
 
 from heritage.accounts.identity import Identity
@@ -26,16 +25,12 @@ from heritage.records.models import RecordRow
 from heritage.runtime import Runtime
 from heritage.search import analysis, query
 from heritage.search.backends import SORTS, Location, SearchHits, SearchRequest, Sort
-from heritage.search.documents import FACETS
+from heritage.search.documents import FACETS, media_kinds
 from heritage.workspaces.models import Workspace
 from heritage.workspaces.services import WorkspaceService
 
-log = structlog.get_logger(__name__)
-
 MAX_LIMIT = 100
 MAX_FILTER_VALUES = 20
-SYNC_BATCH = 1_000
-REBUILD_STATE = "rebuild"
 SNIPPET_WORDS = 30
 _WORD_SPAN = re.compile(r"\w+", re.UNICODE)
 
@@ -55,6 +50,7 @@ class SearchParams:
     limit: int = 20
     facets: tuple[str, ...] = FACETS
     facet_size: int = 10
+    histogram: bool = True  # the timeline's counts per decade
 
     def checked(self) -> SearchParams:
         """Raise :class:`InvalidInput` naming the parameter a client got wrong."""
@@ -232,7 +228,7 @@ class SearchService:
             limit=params.limit,
             facets=params.facets,
             facet_size=params.facet_size,
-            histogram=True,
+            histogram=params.histogram,
         )
         found: SearchHits = self.backend.search(request)
         hits = self._hits(found.hits, workspaces, parsed)
@@ -284,7 +280,7 @@ class SearchService:
                     snippet=snippet(texts, words, prefixes) if words else [],
                     creators=_values(data, "creator")[:3],
                     dates=(_values(data, "date") or _values(data, "created"))[:2],
-                    media=sorted({kind for kind in _media(data)}),
+                    media=media_kinds(data),
                 )
             )
         return hits
@@ -350,9 +346,3 @@ class SearchService:
             return []
         workspaces = self.visible_workspaces(actor)
         return self.backend.suggest(prefix[:200], frozenset(workspaces), min(limit, 20))
-
-
-def _media(data: dict[str, Any]) -> list[str]:
-    from heritage.search.documents import media_kinds
-
-    return media_kinds(data)
