@@ -35,8 +35,11 @@ from heritage.search.query import Node, Not, Or, Phrase, Term
 if TYPE_CHECKING:
     from heritage.runtime import Runtime
 
-TABLE = "search_documents_v1"
-VOCABULARY = "search_vocabulary_v1"
+TABLE = "search_documents_v2"
+VOCABULARY = "search_vocabulary_v2"
+MAX_POSITION = 16_383  # PostgreSQL's largest lexeme position
+MAX_POSITIONS = 256  # and most positions of one lexeme
+GROUP_GAP = 100  # positions between groups, so that no phrase spans two fields
 WEIGHTS = dict(zip(GROUPS, "ABCD", strict=True))
 RANK_WEIGHTS = "{0.25, 0.45, 0.7, 1.0}"  # D, C, B, A, as ts_rank takes them
 MAX_FUZZY_EXPANSIONS = 20
@@ -47,8 +50,7 @@ _DDL = [
     f"""CREATE TABLE IF NOT EXISTS {TABLE} (
         record_uuid varchar(36) PRIMARY KEY,
         workspace_id integer NOT NULL,
-        words tsvector NOT NULL,
-        stems tsvector NOT NULL,
+        terms tsvector NOT NULL,
         fterms tsvector NOT NULL,
         facet_keys text[] NOT NULL,
         {", ".join(f"f_{name} text[] NOT NULL" for name in FACETS)},
@@ -61,8 +63,7 @@ _DDL = [
         suggest text[] NOT NULL,
         suggest_words tsvector NOT NULL
     )""",
-    f"CREATE INDEX IF NOT EXISTS {TABLE}_words ON {TABLE} USING gin (words)",
-    f"CREATE INDEX IF NOT EXISTS {TABLE}_stems ON {TABLE} USING gin (stems)",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_terms ON {TABLE} USING gin (terms)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_fterms ON {TABLE} USING gin (fterms)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_facets ON {TABLE} USING gin (facet_keys)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_suggest ON {TABLE} USING gin (suggest_words)",
@@ -76,26 +77,46 @@ _DDL = [
 
 _UPSERT = f"""
 INSERT INTO {TABLE} (
-    record_uuid, workspace_id, words, stems, fterms, facet_keys,
+    record_uuid, workspace_id, terms, fterms, facet_keys,
     {", ".join(f"f_{name}" for name in FACETS)},
     year_from, year_to, lat, lon, updated, title_key, suggest, suggest_words
 ) VALUES (
-    :uuid, :workspace_id,
-    {" || ".join(f"setweight(to_tsvector('simple', :w_{g}), '{w}')" for g, w in WEIGHTS.items())},
-    {" || ".join(f"setweight(to_tsvector('simple', :s_{g}), '{w}')" for g, w in WEIGHTS.items())},
+    :uuid, :workspace_id, CAST(:terms AS tsvector),
     array_to_tsvector(CAST(:fterms AS text[])), CAST(:facet_keys AS text[]),
     {", ".join(f"CAST(:f_{name} AS text[])" for name in FACETS)},
     :year_from, :year_to, :lat, :lon, :updated, :title_key, CAST(:suggest AS text[]),
     to_tsvector('simple', :suggest_words)
 )
 ON CONFLICT (record_uuid) DO UPDATE SET
-    workspace_id = EXCLUDED.workspace_id, words = EXCLUDED.words, stems = EXCLUDED.stems,
-    fterms = EXCLUDED.fterms, facet_keys = EXCLUDED.facet_keys,
+    workspace_id = EXCLUDED.workspace_id, terms = EXCLUDED.terms, fterms = EXCLUDED.fterms,
+    facet_keys = EXCLUDED.facet_keys,
     {", ".join(f"f_{name} = EXCLUDED.f_{name}" for name in FACETS)},
     year_from = EXCLUDED.year_from, year_to = EXCLUDED.year_to, lat = EXCLUDED.lat,
     lon = EXCLUDED.lon, updated = EXCLUDED.updated, title_key = EXCLUDED.title_key,
     suggest = EXCLUDED.suggest, suggest_words = EXCLUDED.suggest_words
 """
+
+
+def terms_vector(document: SearchDocument) -> str:
+    """The document's words and stems as one ``tsvector`` literal: a word and its stem
+    share a position (phrases match words, single terms match either), weighted by
+    group (title A, agents B, context C, body D). One column, one GIN index: the
+    planner does not have to combine two."""
+    positions: dict[str, list[str]] = {}
+    start = 1
+    for group in GROUPS:
+        weight = WEIGHTS[group]
+        words = document.words.get(group, ())
+        stems = document.stems.get(group, ())
+        for offset, (word, stem) in enumerate(zip(words, stems, strict=False)):
+            position = min(start + offset, MAX_POSITION)
+            for lexeme in {word, stem}:
+                found = positions.setdefault(lexeme, [])
+                if len(found) < MAX_POSITIONS:
+                    found.append(f"{position}{weight}")
+        start = min(start + len(words) + GROUP_GAP, MAX_POSITION)
+    # folded \w runs only: no quote or backslash to escape
+    return " ".join(f"'{lexeme}':{','.join(places)}" for lexeme, places in positions.items())
 
 
 def _row(document: SearchDocument) -> dict[str, Any]:
@@ -116,9 +137,8 @@ def _row(document: SearchDocument) -> dict[str, Any]:
         "suggest": document.suggestions,
         "suggest_words": " ".join(" ".join(analysis.words(item)) for item in document.suggestions),
     }
-    for group in GROUPS:
-        row[f"w_{group}"] = " ".join(document.words.get(group, ()))
-        row[f"s_{group}"] = " ".join(document.stems.get(group, ()))
+    row["terms"] = terms_vector(document)
+    row["vocabulary"] = sorted({word for group in document.words.values() for word in group})
     for name in FACETS:
         row[f"f_{name}"] = document.facets.get(name, [])
     return row
@@ -157,22 +177,19 @@ class _Compiler:
             tsquery = lexeme + (":*" if node.prefix else "")
             return f"d.fterms @@ CAST({self.param(tsquery)} AS tsquery)"
         if node.prefix:
-            return f"d.words @@ CAST({self.param(self.lexeme(node.word) + ':*')} AS tsquery)"
+            return f"d.terms @@ CAST({self.param(self.lexeme(node.word) + ':*')} AS tsquery)"
         if node.fuzzy:
             words = self._fuzzy(node.word, node.fuzzy)
             tsquery = " | ".join(self.lexeme(word) for word in words)
-            return f"d.words @@ CAST({self.param(tsquery)} AS tsquery)"
-        stems = " | ".join(self.lexeme(stem) for stem in sorted(analysis.query_stems(node.word)))
-        return (
-            f"(d.words @@ CAST({self.param(self.lexeme(node.word))} AS tsquery) "
-            f"OR d.stems @@ CAST({self.param(stems)} AS tsquery))"
-        )
+            return f"d.terms @@ CAST({self.param(tsquery)} AS tsquery)"
+        forms = " | ".join(self.lexeme(stem) for stem in sorted(analysis.query_stems(node.word)))
+        return f"d.terms @@ CAST({self.param(forms)} AS tsquery)"
 
     def phrase(self, node: Phrase) -> str:
         if node.field is not None:
             return " AND ".join(self.term(Term(word, node.field)) for word in node.words)
         tsquery = " <-> ".join(self.lexeme(word) for word in node.words)
-        return f"d.words @@ CAST({self.param(tsquery)} AS tsquery)"
+        return f"d.terms @@ CAST({self.param(tsquery)} AS tsquery)"
 
     def compile(self, node: Node) -> str:
         if isinstance(node, Term):
@@ -184,8 +201,8 @@ class _Compiler:
         joiner = " OR " if isinstance(node, Or) else " AND "
         return "(" + joiner.join(self.compile(child) for child in node.children) + ")"
 
-    def rank_queries(self, node: Node | None) -> tuple[str, str] | None:
-        """tsqueries of every positive word, over words and over stems, for ranking."""
+    def rank_query(self, node: Node | None) -> str | None:
+        """A tsquery of every positive word in all its forms, for ranking."""
         words: list[str] = []
 
         def collect(item: Node | None) -> None:
@@ -204,12 +221,11 @@ class _Compiler:
         collect(node)
         if not words:
             return None
-        exact = " | ".join(self.lexeme(word) for word in sorted(set(words)))
-        stems = " | ".join(
-            self.lexeme(stem)
-            for stem in sorted({s for w in words for s in analysis.query_stems(w)})
+        forms = " | ".join(
+            self.lexeme(form)
+            for form in sorted({form for word in words for form in analysis.query_stems(word)})
         )
-        return self.param(exact), self.param(stems)
+        return self.param(forms)
 
 
 class PostgresBackend:
@@ -237,7 +253,7 @@ class PostgresBackend:
         self.write_prepared([_row(document) for document in documents], deleted)
 
     def write_prepared(
-        self, prepared: Sequence[Any], deleted: Sequence[str], *, wait: float = 0
+        self, prepared: Sequence[Any], deleted: Sequence[str] = (), *, wait: float = 0
     ) -> None:
         # ``wait`` is for engines with a single writer; PostgreSQL has row locks.
         if not prepared and not deleted:
@@ -251,14 +267,7 @@ class PostgresBackend:
                 )
             if prepared:
                 connection.execute(text(_UPSERT), list(prepared))
-                vocabulary = sorted(
-                    {
-                        word
-                        for row in prepared
-                        for group in GROUPS
-                        for word in row[f"w_{group}"].split()
-                    }
-                )
+                vocabulary = sorted({word for row in prepared for word in row["vocabulary"]})
                 connection.execute(
                     text(
                         f"INSERT INTO {VOCABULARY} (term) SELECT unnest(CAST(:terms AS text[])) "
@@ -316,72 +325,88 @@ class PostgresBackend:
         return " AND ".join(conditions)
 
     def search(self, request: SearchRequest) -> SearchHits:
+        """One statement: the matches are found once (a materialised CTE), then counted,
+        ranked, grouped by facet and by decade from there."""
         if not request.workspaces:
             return SearchHits(total=0, hits=[])
         with self.engine.begin() as connection:
             self._setup(connection)
+            if request.query is not None:
+                # The planner prices an uncommon word like a common one and would scan
+                # the table; the GIN index is the way for word queries.
+                connection.execute(text("SET LOCAL enable_seqscan = off"))
             compiler = _Compiler(connection)
             where = self._where(compiler, request)
             order = {
-                "date": "d.year_from ASC NULLS LAST, d.record_uuid",
-                "-date": "d.year_to DESC NULLS LAST, d.record_uuid",
-                "title": "d.title_key ASC, d.record_uuid",
-                "changed": "d.updated DESC, d.record_uuid",
+                "date": "year_from ASC NULLS LAST, record_uuid",
+                "-date": "year_to DESC NULLS LAST, record_uuid",
+                "title": "title_key ASC, record_uuid",
+                "changed": "updated DESC, record_uuid",
             }.get(request.sort)
-            rank = compiler.rank_queries(request.query) if request.sort == "relevance" else None
+            score = "0"
             if order is None:
+                rank = compiler.rank_query(request.query)
                 if rank is not None:
-                    exact, stems = rank
-                    order = (
-                        f"ts_rank('{RANK_WEIGHTS}', d.words, CAST({exact} AS tsquery)) * 1.25 + "
-                        f"ts_rank('{RANK_WEIGHTS}', d.stems, CAST({stems} AS tsquery)) DESC, "
-                        "d.record_uuid"
-                    )
+                    score = f"ts_rank('{RANK_WEIGHTS}', d.terms, CAST({rank} AS tsquery))"
+                    order = "score DESC, record_uuid"
                 else:
-                    order = "d.updated DESC, d.record_uuid"
-            params = dict(compiler.params)
-            total = (
-                connection.execute(
-                    text(f"SELECT count(*) FROM {TABLE} d WHERE {where}"), params
-                ).scalar()
-                or 0
+                    order = "updated DESC, record_uuid"
+            plain = [name for name in request.facets if not request.filters.get(name)]
+            columns = ", ".join(f"d.f_{name}" for name in plain)
+            parts = [
+                "SELECT 'total' AS kind, NULL AS key, count(*) AS n, 0 AS place FROM m",
+                "SELECT * FROM (SELECT 'hit', record_uuid, 0, row_number() OVER "
+                f"(ORDER BY {order}) FROM m ORDER BY {order} "
+                f"LIMIT {compiler.param(request.limit)} OFFSET {compiler.param(request.offset)}) h",
+            ]
+            for name in plain:
+                parts.append(
+                    f"SELECT * FROM (SELECT 'f_{name}', value, count(*) AS n, 0 FROM m, "
+                    f"unnest(m.f_{name}) AS value GROUP BY value ORDER BY n DESC, value "
+                    f"LIMIT {compiler.param(request.facet_size)}) f_{name}"
+                )
+            if request.histogram:
+                parts.append(
+                    "SELECT 'decade', CAST(floor(year_from / 10.0) * 10 AS text), count(*), 0 "
+                    "FROM m WHERE year_from IS NOT NULL GROUP BY 2"
+                )
+            statement = (
+                f"WITH m AS MATERIALIZED (SELECT d.record_uuid, d.year_from, d.year_to, "
+                f"d.title_key, d.updated, {score} AS score"
+                f"{', ' + columns if columns else ''} FROM {TABLE} d WHERE {where}) "
+                + " UNION ALL ".join(f"({part})" for part in parts)
             )
-            hits: list[str] = []
-            if total:
-                hits = list(
-                    connection.execute(
-                        text(
-                            f"SELECT d.record_uuid FROM {TABLE} d WHERE {where} "
-                            f"ORDER BY {order} LIMIT :limit OFFSET :offset"
-                        ),
-                        params | {"limit": request.limit, "offset": request.offset},
-                    ).scalars()
-                )
-            answer = SearchHits(total=int(total), hits=hits)
-            if not total:
-                return answer
+            rows = connection.execute(text(statement), compiler.params).all()
+            answer = SearchHits(total=0, hits=[])
+            hits: list[tuple[int, str]] = []
+            for kind, key, count, place in rows:
+                if kind == "total":
+                    answer.total = int(count)
+                elif kind == "hit":
+                    hits.append((int(place), str(key)))
+                elif kind == "decade":
+                    answer.histogram.append((int(key), int(count)))
+                else:
+                    answer.facets.setdefault(kind[2:], []).append((str(key), int(count)))
+            answer.hits = [uuid for _, uuid in sorted(hits)]
+            answer.histogram.sort()
+            for name in plain:
+                answer.facets.setdefault(name, [])
+                answer.facets[name].sort(key=lambda item: (-item[1], item[0]))
+            # A facet with a chosen value is counted without its own filter.
             for name in request.facets:
+                if name in plain or not answer.total:
+                    continue
                 facet_compiler = _Compiler(connection)
-                facet_where = self._where(
-                    facet_compiler, request, skip=name if request.filters.get(name) else None
-                )
-                rows = connection.execute(
+                facet_where = self._where(facet_compiler, request, skip=name)
+                counted = connection.execute(
                     text(
                         f"SELECT value, count(*) AS n FROM {TABLE} d, unnest(d.f_{name}) AS value "
                         f"WHERE {facet_where} GROUP BY value ORDER BY n DESC, value LIMIT :size"
                     ),
                     facet_compiler.params | {"size": request.facet_size},
                 ).all()
-                answer.facets[name] = [(str(value), int(count)) for value, count in rows]
-            if request.histogram:
-                rows = connection.execute(
-                    text(
-                        f"SELECT floor(d.year_from / 10.0) * 10 AS decade, count(*) FROM {TABLE} d "
-                        f"WHERE {where} AND d.year_from IS NOT NULL GROUP BY decade ORDER BY decade"
-                    ),
-                    params,
-                ).all()
-                answer.histogram = [(int(decade), int(count)) for decade, count in rows]
+                answer.facets[name] = [(str(value), int(count)) for value, count in counted]
             return answer
 
     def locations(self, request: SearchRequest, limit: int) -> list[Location]:
