@@ -26,6 +26,7 @@ from heritage.web.routes import (
     api_uploads,
     api_workspaces,
     health,
+    iiif,
     pages_account,
     pages_admin,
     pages_auth,
@@ -72,6 +73,7 @@ ROUTERS = [
     pages_uploads.router,
     wellknown.router,
     api_batch.router,
+    iiif.router,
 ]
 
 
