@@ -95,6 +95,8 @@ def parse_size(
             w, h = max(1, int(w * scale)), max(1, int(h * scale))
     elif match := _SIZE_PCT.match(body):
         percent = float(match.group(1))
+        if percent == 0:
+            raise BadImageRequest(f"size '{text}' asks for an empty image")
         w, h = round(region_w * percent / 100), round(region_h * percent / 100)
         if not upscale and percent > 100:
             raise BadImageRequest(f"size '{text}' is larger than the region without '^'")
@@ -102,6 +104,8 @@ def parse_size(
         confined, given_w, given_h = match.group(1), match.group(2), match.group(3)
         if given_w is None and given_h is None:
             raise BadImageRequest(f"size '{text}' gives neither width nor height")
+        if (given_w and int(given_w) == 0) or (given_h and int(given_h) == 0):
+            raise BadImageRequest(f"size '{text}' asks for an empty image")
         if confined:
             if given_w is None or given_h is None:
                 raise BadImageRequest(f"size '{text}': !w,h needs both")

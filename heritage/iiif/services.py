@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from heritage.accounts.identity import SYSTEM, Identity
 from heritage.db.base import utcnow
 from heritage.errors import InvalidInput, NotFound
-from heritage.iiif import derive, image_api
+from heritage.iiif import derive, image_api, presentation
 from heritage.iiif.files import ACCESS_COPY, DerivativeFiles, thumbnail_name
 from heritage.iiif.models import DerivativeStatus, ImageDerivative
 from heritage.policy import require
@@ -375,6 +375,57 @@ class ImageService:
 
     def thumbnail_url(self, row: ImageDerivative, width: int = 400) -> str:
         return f"/iiif/3/{row.identifier}/full/{width},/0/default.jpg"
+
+    # -- Presentation API ----------------------------------------------------------------------
+
+    def manifest(self, actor: Identity, record_uuid: str, base: str) -> dict[str, Any]:
+        """The record's manifest; :class:`NotFound` when none of its images is ready."""
+        from heritage.institutions.models import Institution
+        from heritage.records.services import RecordService
+
+        view = RecordService(self.runtime).get(actor, record_uuid)
+        order = {item.file: index for index, item in enumerate(view.record.representations)}
+        images = sorted(
+            (row for row in self.images_of(actor, record_uuid) if row.path in order),
+            key=lambda row: order[row.path],
+        )
+        if not any(row.status is DerivativeStatus.READY for row in images):
+            raise NotFound("This record has no images ready to show.")
+        with self.runtime.database.session() as session:
+            workspace = session.get(Workspace, view.row.workspace_id)
+            assert workspace is not None
+            institution = session.get(Institution, workspace.institution_id)
+            holder = (institution.slug, institution.name) if institution else ("", "")
+        return presentation.manifest(
+            base, record_uuid, view.version, view.record, images, institution=holder
+        )
+
+    def collection(self, actor: Identity, workspace_slug: str, base: str) -> dict[str, Any]:
+        """The workspace's collection: every record with a ready image, by identifier."""
+        from heritage.workspaces.services import workspace_for
+
+        with self.runtime.database.session() as session:
+            workspace = workspace_for(session, actor, workspace_slug, "images.view")
+            with_images = (
+                select(ImageDerivative.record_uuid)
+                .where(
+                    ImageDerivative.workspace_id == workspace.id,
+                    ImageDerivative.status == DerivativeStatus.READY,
+                )
+                .distinct()
+            )
+            rows = session.execute(
+                select(RecordRow.uuid, RecordRow.data)
+                .where(
+                    RecordRow.workspace_id == workspace.id,
+                    RecordRow.deleted.is_(False),
+                    RecordRow.uuid.in_(with_images),
+                )
+                .order_by(RecordRow.identifier)
+            ).all()
+            name = workspace.name
+        members = [(uuid_, Record.model_validate(data)) for uuid_, data in rows]
+        return presentation.collection(base, workspace_slug, name, members)
 
 
 class ImageNotReady(Exception):
