@@ -211,6 +211,10 @@ def fill_path(path: str, world: World, person: str | None, workspace: str) -> st
         "import_id": world.imports.get(workspace, world.imports["alpha"]),
         "batch_id": world.batches.get(workspace, world.batches["alpha"]),
         "image_id": world.images.get(workspace, world.images["alpha"]),
+        "region": "full",
+        "size": "max",
+        "rotation": "0",
+        "quality_format": "default.jpg",
         "version": "v1",
         # No such upload: the tus routes check the policy, then the protocol (a
         # missing Tus-Resumable is 412) before they look the upload up.
