@@ -37,3 +37,14 @@ mkdir -p "$dest/tus-js-client"
 cp "$tus/dist/tus.min.js" "$dest/tus-js-client/tus.min.js"
 cp "$tus/LICENSE" "$dest/tus-js-client/LICENSE"
 echo "==> copied tus-js-client to $dest/tus-js-client"
+
+osd=node_modules/openseadragon/build/openseadragon
+[ -f "$osd/openseadragon.min.js" ] || {
+    echo "copy-assets.sh: $osd missing: run 'npm ci' first" >&2
+    exit 1
+}
+mkdir -p "$dest/openseadragon"
+cp "$osd/openseadragon.min.js" "$dest/openseadragon/openseadragon.min.js"
+cp -r "$osd/images" "$dest/openseadragon/"
+cp node_modules/openseadragon/LICENSE.txt "$dest/openseadragon/LICENSE.txt"
+echo "==> copied openseadragon to $dest/openseadragon"

@@ -76,6 +76,7 @@ class LiveServer:
     workspace: str = WORKSPACE
     # The demo's other people share the administrator's password.
     curator_email: str = CURATOR_EMAIL
+    database_url: str | None = None  # None: SQLite in data_dir
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -122,6 +123,9 @@ def _server_env(data_dir: Path, port: int, database_url: str | None) -> dict[str
         HERITAGE_BASE_URL=f"http://127.0.0.1:{port}",
         HERITAGE_LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
+        # this checkout's code, not that of whichever checkout the venv's editable
+        # install points to (git worktrees share one venv)
+        PYTHONPATH=str(ROOT),
     )
     if database_url:
         env["HERITAGE_DATABASE_URL"] = database_url
@@ -219,6 +223,7 @@ def live_server(
                 admin_password=(data_dir / "demo-admin-password").read_text().strip(),
                 data_dir=data_dir,
                 log_path=workdir / "server.log",
+                database_url=database_url,
             )
             yield server
         finally:

@@ -17,6 +17,7 @@ from heritage.records.services import RecordService
 from heritage.runtime import Runtime
 from heritage.testing.world import World, add_world_images, build_world
 from heritage.web import csrf
+from heritage.web.context import SESSION_COOKIE
 
 CC_BY = "http://creativecommons.org/licenses/by/4.0/"
 
@@ -182,3 +183,15 @@ def test_record_json_links_manifest_and_info(heritage_app: object, world: World)
     assert [item["links"]["iiif_info"] for item in images] == [
         f"/iiif/3/{world.images['alpha']}/info.json"
     ]
+
+
+def test_record_page_has_the_viewer(heritage_app: object, world: World) -> None:
+    client = TestClient(heritage_app, base_url="http://testserver")  # type: ignore[arg-type]
+    client.cookies.set(SESSION_COOKIE, world.people["viewer"].session)
+    page = client.get(f"/records/{world.records['alpha']}")
+    assert page.status_code == 200
+    assert 'id="iiif-viewer"' in page.text
+    assert f"/iiif/3/{world.images['alpha']}/info.json" in page.text
+    assert "/static/vendor/openseadragon/openseadragon.min.js" in page.text
+    plain = client.get(f"/records/{world.records['gamma']}")  # a public record, also with an image
+    assert 'id="iiif-viewer"' in plain.text
