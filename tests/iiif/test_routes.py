@@ -195,3 +195,18 @@ def test_record_page_has_the_viewer(heritage_app: object, world: World) -> None:
     assert "/static/vendor/openseadragon/openseadragon.min.js" in page.text
     plain = client.get(f"/records/{world.records['gamma']}")  # a public record, also with an image
     assert 'id="iiif-viewer"' in plain.text
+
+
+def test_record_page_says_why_a_file_has_no_viewer_images(
+    heritage_runtime: Runtime, heritage_app: object, world: World
+) -> None:
+    records = RecordService(heritage_runtime)
+    records.attach_file(SYSTEM, world.records["alpha"], "torn.jpg", b"\xff\xd8\xff\xe0 not a jpeg")
+    client = TestClient(heritage_app, base_url="http://testserver")  # type: ignore[arg-type]
+    client.cookies.set(SESSION_COOKIE, world.people["viewer"].session)
+    page = client.get(f"/records/{world.records['alpha']}")
+    assert page.status_code == 200
+    assert "No viewer images could be made of this file" in page.text
+    assert "not an image libvips can read" in page.text
+    # the other image of the record is still shown
+    assert f"/iiif/3/{world.images['alpha']}/info.json" in page.text

@@ -225,24 +225,32 @@ def _record_page(
             view.record.rights or ""
         ),
         upload_limit=min(SMALL_FILE_BYTES, runtime.settings.upload_max_bytes),
-        images=_viewer_images(runtime, identity, view),
+        **_image_states(runtime, identity, view),
     )
     return render(request, "records/detail.html", context, status_code=status_code)
 
 
-def _viewer_images(runtime: Runtime, identity: Identity, view: RecordView) -> list[str]:
-    """The info.json URLs of the record's images ready for the viewer, in record order."""
+def _image_states(runtime: Runtime, identity: Identity, view: RecordView) -> dict[str, Any]:
+    """``images``: the info.json URLs of the record's images ready for the viewer, in
+    record order; ``image_problems``: why a file has no derivatives, by its path."""
     from heritage.iiif.models import DerivativeStatus
     from heritage.iiif.services import ImageService
 
     order = {item.file: index for index, item in enumerate(view.record.representations)}
-    ready = [
-        row
-        for row in ImageService(runtime).images_of(identity, view.uuid)
-        if row.status is DerivativeStatus.READY and row.path in order
+    rows = [
+        row for row in ImageService(runtime).images_of(identity, view.uuid) if row.path in order
     ]
-    ready.sort(key=lambda row: order[row.path])
-    return [f"/iiif/3/{row.identifier}/info.json" for row in ready]
+    ready = sorted(
+        (row for row in rows if row.status is DerivativeStatus.READY),
+        key=lambda row: order[row.path],
+    )
+    return {
+        "images": [f"/iiif/3/{row.identifier}/info.json" for row in ready],
+        "image_problems": {
+            row.path: row.error for row in rows if row.status is DerivativeStatus.FAILED
+        },
+        "images_pending": [row.path for row in rows if row.status is DerivativeStatus.PENDING],
+    }
 
 
 @router.get("/records/{record_id}")
