@@ -292,6 +292,21 @@ class ImageService:
             raise NotFound(f"The image has no derivatives: {view.row.error}")
         if view.row.status is not DerivativeStatus.READY:
             raise ImageNotReady("The image is still being prepared; try again in a moment.")
+        if not view.files.exists(ACCESS_COPY):
+            # derivatives are caches: gone (deleted, a new machine), they are made again
+            self.remake(view.row.id)
+            raise ImageNotReady("The image is being prepared again; try again in a moment.")
+
+    def remake(self, derivative_id: int) -> None:
+        """Mark an image's derivatives pending and start the job that makes them."""
+        with self.runtime.database.session(write=True) as session:
+            row = session.get(ImageDerivative, derivative_id)
+            if row is None or row.status is DerivativeStatus.PENDING:
+                return
+            row.status, row.error = DerivativeStatus.PENDING, None
+            record_uuid, workspace_id = row.record_uuid, row.workspace_id
+            session.commit()
+        enqueue_derivatives(self.runtime, record_uuid, workspace_id)
 
     def info(self, view: ImageView, base: str) -> dict[str, object]:
         self._ready(view)

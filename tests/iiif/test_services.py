@@ -160,3 +160,23 @@ def test_replacing_and_removing_an_image(heritage_runtime: Runtime, world: World
     records.detach_file(SYSTEM, record_uuid, "scan.png")
     with heritage_runtime.database.session() as session:
         assert session.scalar(select(ImageDerivative.id)) is None
+
+
+def test_derivatives_deleted_from_disk_are_made_again(
+    heritage_runtime: Runtime, world: World
+) -> None:
+    import shutil
+
+    from heritage.iiif.services import ImageNotReady
+
+    record_uuid = new_record(heritage_runtime)
+    RecordService(heritage_runtime).attach_file(SYSTEM, record_uuid, "scan.png", png(64, 48))
+    row = derivative(heritage_runtime, record_uuid, "media/scan.png")
+    shutil.rmtree(heritage_runtime.settings.resolved_data_dir / "derivatives")
+    service = ImageService(heritage_runtime)
+    with pytest.raises(ImageNotReady):
+        service.info(service.image(SYSTEM, row.identifier), "http://x")
+    # the immediate queue made them again meanwhile
+    again = service.image(SYSTEM, row.identifier)
+    assert again.ready and again.files.exists("access.tif")
+    assert service.info(again, "http://x")["width"] == 64
