@@ -167,10 +167,12 @@ def pick_level(levels: list[list[int]], request: ImageRequest) -> int:
     """The smallest pyramid page that still has at least the pixels the request needs."""
     full_w, full_h = levels[0]
     _, _, w, h = request.region
-    need = max(request.size[0] / w, request.size[1] / h)
+    out_w, out_h = request.size
     chosen = 0
     for index, (level_w, level_h) in enumerate(levels):
-        if min(level_w / full_w, level_h / full_h) >= need:
+        # half a pixel of slack: levels are halved with rounding down, and a tile at
+        # scale factor 2 must come from the half-size level, not the full one
+        if w * level_w / full_w + 0.5 >= out_w and h * level_h / full_h + 0.5 >= out_h:
             chosen = index
     return chosen
 

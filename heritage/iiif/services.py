@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from heritage.accounts.identity import SYSTEM, Identity
 from heritage.db.base import utcnow
 from heritage.errors import InvalidInput, NotFound
-from heritage.iiif import derive, image_api, presentation
+from heritage.iiif import derive, image_api, presentation, tiles
 from heritage.iiif.files import ACCESS_COPY, DerivativeFiles, thumbnail_name
 from heritage.iiif.models import DerivativeStatus, ImageDerivative
 from heritage.policy import require
@@ -262,13 +262,15 @@ class ImageService:
 
     def image(self, actor: Identity, identifier: str) -> ImageView:
         with self.runtime.database.session() as session:
-            row = session.scalar(
-                select(ImageDerivative).where(ImageDerivative.identifier == identifier)
-            )
-            if row is None:
+            # one query: every tile request comes through here
+            found = session.execute(
+                select(ImageDerivative, Workspace)
+                .join(Workspace, Workspace.id == ImageDerivative.workspace_id)
+                .where(ImageDerivative.identifier == identifier)
+            ).first()
+            if found is None:
                 raise NotFound(f"No image '{identifier}'")
-            workspace = session.get(Workspace, row.workspace_id)
-            assert workspace is not None
+            row, workspace = found
             require(actor, "images.view", workspace_target(session, actor, workspace))
             session.expunge(row)
             return ImageView(row, workspace.slug, workspace.is_public, self._files(row))
@@ -346,6 +348,8 @@ class ImageService:
             return cached, request.media_type
         data = self._thumbnail(view, request)
         if data is None:
+            data = self._stored_tile(view, request)
+        if data is None:
             data = self._render(view, request)
         view.files.cache(request.cache_key, data)
         return data, request.media_type
@@ -364,6 +368,36 @@ class ImageService:
                 if (thumb.width, thumb.height) == request.size:
                     return data
         return None
+
+    def _stored_tile(self, view: ImageView, request: image_api.ImageRequest) -> bytes | None:
+        """The access copy's own JPEG tile, when the request asks for exactly one whole
+        tile of a level as it is stored (what deep-zoom viewers ask for)."""
+        row = view.row
+        plain = request.rotation == 0 and not request.mirror
+        if not plain or request.format != "jpg" or request.quality not in ("default", "color"):
+            return None
+        level = image_api.pick_level(row.levels, request)
+        span = derive.TILE * 2**level
+        x, y, w, h = request.region
+        if request.size != (derive.TILE, derive.TILE) or (w, h) != (span, span):
+            return None
+        if x % span or y % span:
+            return None
+        column, line = x // span, y // span
+        level_w, level_h = row.levels[level]
+        if (column + 1) * derive.TILE > level_w or (line + 1) * derive.TILE > level_h:
+            return None  # an edge tile: stored padded, so rendered
+        with view.files.open(ACCESS_COPY) as stream:
+            levels = tiles.LEVELS.get(f"{row.identifier}/{row.master_sha256}", stream)
+            if levels is None or level >= len(levels):
+                return None
+            stored = levels[level]
+            if (stored.width, stored.height) != (level_w, level_h) or (
+                stored.tile_width,
+                stored.tile_height,
+            ) != (derive.TILE, derive.TILE):
+                return None
+            return tiles.tile_jpeg(stream, stored, column, line)
 
     def _render(self, view: ImageView, request: image_api.ImageRequest) -> bytes:
         streams: list[Any] = []

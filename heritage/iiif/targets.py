@@ -11,10 +11,11 @@ from heritage.workspaces.models import Workspace
 
 
 def image_workspace(session: Session, identifier: str) -> Workspace:
-    workspace_id = session.scalar(
-        select(ImageDerivative.workspace_id).where(ImageDerivative.identifier == identifier[:60])
+    workspace = session.scalar(
+        select(Workspace)
+        .join(ImageDerivative, ImageDerivative.workspace_id == Workspace.id)
+        .where(ImageDerivative.identifier == identifier[:60])
     )
-    workspace = None if workspace_id is None else session.get(Workspace, workspace_id)
     if workspace is None:
         raise NotFound(f"No image '{identifier}'")
     return workspace

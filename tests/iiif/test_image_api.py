@@ -136,3 +136,24 @@ def test_info_document() -> None:
         {"width": 1000, "height": 750},
         {"width": 2000, "height": 1500},
     ]
+
+
+def test_stored_tiles_are_whole_jpegs_of_the_right_place() -> None:
+    import io
+
+    from heritage.iiif import derive, tiles
+
+    picture = pyvips.Image.black(1200, 700).new_from_image([30, 90, 200]).cast("uchar")
+    # a white square in the second tile of the second row of the full-size level
+    picture = picture.draw_rect([255, 255, 255], 256 + 50, 256 + 50, 100, 100, fill=True)
+    copy = derive.make_access_copy(picture.copy(interpretation="srgb"))
+    stream = io.BytesIO(copy.tiff)
+    levels = tiles.read_levels(stream)
+    assert [[level.width, level.height] for level in levels] == copy.levels
+    jpeg = tiles.tile_jpeg(stream, levels[0], 1, 1)
+    assert jpeg is not None
+    tile = pyvips.Image.new_from_buffer(jpeg, "")
+    assert (tile.width, tile.height) == (256, 256)
+    assert tile.getpoint(100, 100)[2] > 240 and tile.getpoint(10, 10)[0] < 60
+    with pytest.raises(tiles.NotOurTiff):
+        tiles.read_levels(io.BytesIO(b"GIF89a" + bytes(100)))

@@ -80,6 +80,28 @@ def test_attaching_an_image_makes_encrypted_derivatives(
     assert (access.width, access.height, access.interpretation) == (3000, 2279, "srgb")
     thumb = pyvips.Image.new_from_buffer(view.files.read("thumbnail-200.jpg"), "")
     assert thumb.width == 200
+    # a whole tile comes straight from the encrypted access copy, the same picture as
+    # the one rendered, at full size and at scale factor 2
+    from heritage.iiif import image_api
+
+    service = ImageService(heritage_runtime)
+    for region in ("512,256,256,256", "512,512,512,512"):
+        data, media_type = service.render(view, region, "256,", "0", "default.jpg")
+        request = image_api.parse(
+            region,
+            "256,",
+            "0",
+            "default.jpg",
+            width=3000,
+            height=2279,
+            max_area=10**8,
+            max_width=10**5,
+        )
+        assert service._stored_tile(view, request) == data
+        rendered = pyvips.Image.new_from_buffer(service._render(view, request), "")
+        stored = pyvips.Image.new_from_buffer(data, "")
+        assert media_type == "image/jpeg" and (stored.width, stored.height) == (256, 256)
+        assert (stored - rendered).abs().avg() < 4
     with heritage_runtime.database.session() as session:
         job = session.scalar(select(Job).where(Job.kind == "iiif.derivatives"))
         assert job is not None and job.status is JobStatus.SUCCEEDED
