@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -92,8 +93,9 @@ def plan_derivatives(
     for path, row in existing.items():
         if path not in wanted or stored.deleted:
             session.delete(row)
+            needed = True  # the job deletes its files
     if stored.deleted:
-        return False
+        return needed
     for path, file in wanted.items():
         row = existing.get(path)
         if row is None:
@@ -180,7 +182,26 @@ class ImageService:
                 made.append(row.path)
             else:
                 failed.append(row.path)
-        return {"made": made, "failed": failed}
+        return {"made": made, "failed": failed, "removed": self._forget_removed(record_uuid)}
+
+    def _forget_removed(self, record_uuid: str) -> int:
+        """Delete the derivative files of the record's images that are gone from it."""
+        with self.runtime.database.session() as session:
+            kept = set(
+                session.scalars(
+                    select(ImageDerivative.identifier).where(
+                        ImageDerivative.record_uuid == record_uuid
+                    )
+                )
+            )
+        if not self.root.is_dir():
+            return 0
+        removed = 0
+        for folder in self.root.glob(f"{record_uuid}~*"):
+            if folder.name not in kept:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        return removed
 
     def derive(self, derivative_id: int) -> bool:
         """Make one image's derivatives; False (with the reason on the row) when the

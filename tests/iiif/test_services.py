@@ -182,6 +182,7 @@ def test_replacing_and_removing_an_image(heritage_runtime: Runtime, world: World
     records.detach_file(SYSTEM, record_uuid, "scan.png")
     with heritage_runtime.database.session() as session:
         assert session.scalar(select(ImageDerivative.id)) is None
+    assert not folder.exists()  # the removed image's derivatives are deleted too
 
 
 def test_derivatives_deleted_from_disk_are_made_again(
