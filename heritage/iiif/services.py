@@ -27,13 +27,14 @@ from heritage.errors import InvalidInput, NotFound
 from heritage.iiif import derive, image_api, presentation, tiles
 from heritage.iiif.files import ACCESS_COPY, DerivativeFiles, thumbnail_name
 from heritage.iiif.models import DerivativeStatus, ImageDerivative
-from heritage.policy import require
+from heritage.iiif.targets import image_facts
+from heritage.policy import Target, require
 from heritage.records.model import Record
 from heritage.records.models import RecordRow
 from heritage.runtime import Runtime
 from heritage.store.models import StoredFile, StoredObject
 from heritage.workspaces.models import Workspace
-from heritage.workspaces.services import workspace_target
+from heritage.workspaces.services import workspace_role
 
 log = structlog.get_logger(__name__)
 
@@ -283,18 +284,11 @@ class ImageService:
 
     def image(self, actor: Identity, identifier: str) -> ImageView:
         with self.runtime.database.session() as session:
-            # one query: every tile request comes through here
-            found = session.execute(
-                select(ImageDerivative, Workspace)
-                .join(Workspace, Workspace.id == ImageDerivative.workspace_id)
-                .where(ImageDerivative.identifier == identifier)
-            ).first()
-            if found is None:
-                raise NotFound(f"No image '{identifier}'")
-            row, workspace = found
-            require(actor, "images.view", workspace_target(session, actor, workspace))
-            session.expunge(row)
-            return ImageView(row, workspace.slug, workspace.is_public, self._files(row))
+            facts, slug, public = image_facts(session, identifier)
+            role = workspace_role(session, actor, facts["workspace_id"])
+        require(actor, "images.view", Target(workspace_role=role, workspace_public=public))
+        row = ImageDerivative(**facts)  # detached: what serving needs, not the metadata
+        return ImageView(row, slug, public, self._files(row))
 
     def images_of(self, actor: Identity, record_uuid: str) -> list[ImageDerivative]:
         """The record's images in the database's order (the caller checked the record)."""
