@@ -27,7 +27,7 @@ from heritage.errors import InvalidInput, NotFound
 from heritage.iiif import derive, image_api, presentation, tiles
 from heritage.iiif.files import ACCESS_COPY, DerivativeFiles, thumbnail_name
 from heritage.iiif.models import DerivativeStatus, ImageDerivative
-from heritage.iiif.targets import image_facts
+from heritage.iiif.targets import forget_image_facts, image_facts
 from heritage.policy import Target, require
 from heritage.records.model import Record
 from heritage.records.models import RecordRow
@@ -279,6 +279,7 @@ class ImageService:
                     setattr(row, name, value)
                 row.status, row.error = DerivativeStatus.READY, None
             session.commit()
+        forget_image_facts()
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -323,6 +324,7 @@ class ImageService:
             row.status, row.error = DerivativeStatus.PENDING, None
             record_uuid, workspace_id = row.record_uuid, row.workspace_id
             session.commit()
+        forget_image_facts()
         enqueue_derivatives(self.runtime, record_uuid, workspace_id)
 
     def info(self, view: ImageView, base: str) -> dict[str, object]:

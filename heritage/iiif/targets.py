@@ -6,6 +6,8 @@ only the columns they need, in one query each.
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from sqlalchemy import select
@@ -34,8 +36,38 @@ SERVING_COLUMNS = (
 )
 
 
-def image_facts(session: Session, identifier: str) -> tuple[dict[str, Any], str, bool]:
+# Tile requests come by the hundred per second and per viewer: what the database says
+# about an image is kept this long in each process (a change of visibility or a new
+# master is seen that much later; workspace roles are always read afresh).
+FACTS_SECONDS = 2.0
+FACTS_KEPT = 4096
+Facts = tuple[dict[str, Any], str, bool]
+_facts: dict[str, tuple[float, Facts]] = {}
+_lock = threading.Lock()
+
+
+def image_facts(session: Session, identifier: str) -> Facts:
     """What serving the image needs, its workspace's slug and whether it is public."""
+    now = time.monotonic()
+    with _lock:
+        kept = _facts.get(identifier)
+    if kept is not None and kept[0] > now:
+        return kept[1]
+    facts = _read_facts(session, identifier)
+    with _lock:
+        if len(_facts) >= FACTS_KEPT:
+            _facts.clear()
+        _facts[identifier] = (now + FACTS_SECONDS, facts)
+    return facts
+
+
+def forget_image_facts() -> None:
+    """Drop what this process keeps (after changing an image's row)."""
+    with _lock:
+        _facts.clear()
+
+
+def _read_facts(session: Session, identifier: str) -> Facts:
     found = session.execute(
         select(*SERVING_COLUMNS, Workspace.slug, Workspace.visibility)
         .join(Workspace, Workspace.id == ImageDerivative.workspace_id)
