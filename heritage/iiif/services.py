@@ -360,15 +360,13 @@ class ImageService:
             )
         except image_api.BadImageRequest as error:
             raise InvalidInput.on("iiif", str(error)) from None
-        cached = view.files.cached(request.cache_key)
-        if cached is not None:
-            return cached, request.media_type
-        data = self._thumbnail(view, request)
+        # stored thumbnails and tiles are on disk already: only what is rendered is cached
+        data = self._thumbnail(view, request) or self._stored_tile(view, request)
         if data is None:
-            data = self._stored_tile(view, request)
+            data = view.files.cached(request.cache_key)
         if data is None:
             data = self._render(view, request)
-        view.files.cache(request.cache_key, data)
+            view.files.cache(request.cache_key, data)
         return data, request.media_type
 
     def _thumbnail(self, view: ImageView, request: image_api.ImageRequest) -> bytes | None:
