@@ -24,7 +24,7 @@ OSD = ROOT / "heritage" / "web" / "static" / "vendor" / "openseadragon" / "opens
 
 
 def test_viewer_draws_the_image_and_adjusts_it(
-    admin_page, live_server, shared_data: Path, tmp_path: Path
+    admin_page, live_server, shared_data: Path, tmp_path: Path, axe_source: Path
 ) -> None:
     if not OSD.is_file():
         pytest.skip("OpenSeadragon is not copied: run npm ci && scripts/copy-assets.sh")
@@ -110,6 +110,15 @@ def test_viewer_draws_the_image_and_adjusts_it(
     assert "brightness(1.5)" in filter_ and "url(" in filter_
     page.get_by_role("button", name="Reset").click()
     page.wait_for_function("() => window.heritageViewer.viewport.getRotation() === 0")
+    # axe-core finds no serious or critical problem on the page with the viewer
+    from tests.browser.test_accessibility import run_axe
+
+    violations = [
+        violation
+        for violation in run_axe(page, axe_source.read_text())
+        if violation["impact"] in ("serious", "critical")
+    ]
+    assert not violations, violations
     manifest = page.get_by_role("link", name=re.compile("IIIF manifest"))
     expect(manifest).to_have_attribute(
         "href", re.compile(r"/iiif/presentation/records/.+/manifest")
