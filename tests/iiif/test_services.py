@@ -107,7 +107,9 @@ def test_attaching_an_image_makes_encrypted_derivatives(
         assert job is not None and job.status is JobStatus.SUCCEEDED
 
 
-def test_plaintext_workspace_and_formats(heritage_runtime: Runtime, world: World) -> None:
+def test_plaintext_workspace_and_formats(
+    heritage_runtime: Runtime, world: World, shared_data: Path
+) -> None:
     from heritage.workspaces.models import Workspace
 
     with heritage_runtime.database.session(write=True) as session:
@@ -123,6 +125,16 @@ def test_plaintext_workspace_and_formats(heritage_runtime: Runtime, world: World
         "deep.tif": sixteen.tiffsave_buffer(),
         "alpha.png": alpha.pngsave_buffer(),
         "pic.webp": (pyvips.Image.black(64, 64, bands=3) + 90).cast("uchar").webpsave_buffer(),
+        # the official IIIF test image as JPEG 2000
+        "test.jp2": (
+            shared_data / "iiif/image-api/67352ccc-d1b0-11e1-89ae-279075081939.jp2"
+        ).read_bytes(),
+        # three pages of 50 x 40: the first is the image
+        "pages.tif": pyvips.Image.black(50, 120)
+        .new_from_image([200, 10, 10])
+        .cast("uchar")
+        .copy(interpretation="srgb")
+        .tiffsave_buffer(page_height=40),
     }
     for name, data in files.items():
         records.attach_file(SYSTEM, record_uuid, name, data)
@@ -130,6 +142,10 @@ def test_plaintext_workspace_and_formats(heritage_runtime: Runtime, world: World
         row = derivative(heritage_runtime, record_uuid, f"media/{name}")
         assert row.status is DerivativeStatus.READY, (name, row.error)
         assert row.key_id is None
+    pages = derivative(heritage_runtime, record_uuid, "media/pages.tif")
+    assert (pages.width, pages.height, pages.technical["pages"]) == (50, 40, 3)
+    jp2 = derivative(heritage_runtime, record_uuid, "media/test.jp2")
+    assert (jp2.width, jp2.technical["loader"]) == (1000, "jp2kload_source")
     deep = derivative(heritage_runtime, record_uuid, "media/deep.tif")
     assert deep.technical["bit_depth"] == 16
     folder = heritage_runtime.settings.resolved_data_dir / "derivatives" / deep.identifier
