@@ -50,6 +50,13 @@ def test_viewer_draws_the_image_and_adjusts_it(
     )
     page.get_by_role("button", name="Attach").click()
     expect(page.get_by_role("link", name="bentheim.jpg")).to_be_visible()
+    page.get_by_label("File", exact=True).set_input_files(
+        str(shared_data / "iiif/image-api/67352ccc-d1b0-11e1-89ae-279075081939.png")
+    )
+    page.get_by_role("button", name="Attach").click()
+    expect(
+        page.get_by_role("link", name="67352ccc-d1b0-11e1-89ae-279075081939.png")
+    ).to_be_visible()
 
     # the server runs no worker of its own: one takes the derivative job
     env = _server_env(live_server.data_dir, 0, live_server.database_url)
@@ -64,7 +71,7 @@ def test_viewer_draws_the_image_and_adjusts_it(
         deadline = time.monotonic() + 60
         while True:
             page.goto(record_url)
-            if page.locator("#iiif-viewer").count():
+            if page.locator("#iiif-viewer-compare").count():  # both images are ready
                 break
             assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
             time.sleep(1)
@@ -133,6 +140,28 @@ def test_viewer_draws_the_image_and_adjusts_it(
     if os.environ.get("HERITAGE_UPDATE_SCREENSHOTS") == "1":
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         SCREENSHOT.write_bytes(image)
+    # side by side: the next image beside the first, zoomed and moved with it
+    page.get_by_role("button", name="Side by side").click()
+    expect(page.get_by_role("button", name="Side by side")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    page.wait_for_function(
+        "() => window.heritageCompare && window.heritageCompare.world.getItemCount() === 1"
+        " && window.heritageCompare.world.getItemAt(0).getFullyLoaded()"
+    )
+    assert page.evaluate("() => window.heritageCompare.world.getItemAt(0).source.width") == 1000
+    page.evaluate("() => window.heritageViewer.viewport.zoomTo(3, null, true)")
+    page.wait_for_function("() => Math.abs(window.heritageCompare.viewport.getZoom() - 3) < 0.01")
+    page.evaluate(
+        "() => window.heritageCompare.viewport.panTo(new OpenSeadragon.Point(0.3, 0.2), true)"
+    )
+    page.wait_for_function(
+        "() => Math.abs(window.heritageViewer.viewport.getCenter().x - 0.3) < 0.01"
+    )
+    pair = page.locator(".iiif-viewer-pair").screenshot(animations="disabled")
+    (tmp_path / "side-by-side.png").write_bytes(pair)
+    page.get_by_role("button", name="Side by side").click()
+    assert not errors, errors
     # the full-screen button puts the viewer in full-page mode
     page.get_by_role("button", name="Full screen").click()
     page.wait_for_function("() => window.heritageViewer.isFullPage()")

@@ -1,5 +1,6 @@
 // The record page's deep-zoom viewer: OpenSeadragon over the record's IIIF images,
-// with rotation, full screen and brightness / contrast / gamma for conservators.
+// with rotation, full screen, two images side by side zoomed together, and brightness /
+// contrast / gamma for conservators.
 // Adjustments are CSS filters on the drawn canvas: the tiles themselves stay as served.
 (function () {
   "use strict";
@@ -21,9 +22,58 @@
       gestureSettingsTouch: { pinchRotate: true },
     });
     window.heritageViewer = viewer;
-    var tools = element.parentElement;
+    var tools = element.closest("section");
     var gamma = document.querySelectorAll("#iiif-gamma feFuncR, #iiif-gamma feFuncG, #iiif-gamma feFuncB");
     var values = { brightness: 100, contrast: 100, gamma: 100 };
+
+    var compare = document.getElementById("iiif-viewer-compare");
+    var second = null;
+    var following = false;
+
+    // Zoom and pan of one viewer are copied to the other (viewport coordinates: each
+    // image is 1 wide, so both show the same part of their picture).
+    function follow(from, to) {
+      from.addHandler("viewport-change", function () {
+        if (following || !to || compare.hidden) {
+          return;
+        }
+        following = true;
+        to.viewport.zoomTo(from.viewport.getZoom(), null, true);
+        to.viewport.panTo(from.viewport.getCenter(), true);
+        following = false;
+      });
+    }
+
+    function showCompare(on) {
+      compare.hidden = !on;
+      element.parentElement.classList.toggle("comparing", on);
+      if (on && !second) {
+        var next = (viewer.currentPage() + 1) % images.length;
+        second = OpenSeadragon({
+          element: compare,
+          prefixUrl: element.dataset.prefix,
+          tileSources: [images[next]],
+          showRotationControl: true,
+          crossOriginPolicy: false,
+        });
+        window.heritageCompare = second;
+        follow(viewer, second);
+        follow(second, viewer);
+        second.addHandler("open", function () {
+          second.viewport.zoomTo(viewer.viewport.getZoom(), null, true);
+          second.viewport.panTo(viewer.viewport.getCenter(), true);
+          apply();
+        });
+      }
+    }
+
+    tools.querySelectorAll("[data-compare]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var on = button.getAttribute("aria-pressed") !== "true";
+        button.setAttribute("aria-pressed", String(on));
+        showCompare(on);
+      });
+    });
 
     function apply() {
       gamma.forEach(function (node) {
@@ -35,6 +85,9 @@
         filter += " url(#iiif-gamma)";
       }
       viewer.canvas.style.filter = filter;
+      if (second) {
+        second.canvas.style.filter = filter;
+      }
     }
 
     tools.querySelectorAll("[data-rotate]").forEach(function (button) {
