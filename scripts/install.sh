@@ -10,6 +10,8 @@ APT_PACKAGES=(
     ca-certificates python3 python3-venv python3-dev build-essential nodejs npm
     postgresql postgresql-contrib redis-server chromium
     libvips-dev libmagic1
+    # bench/bench_iiif.py: the vips command and the iipimage-server baseline behind nginx
+    libvips-tools iipimage-server nginx
 )
 VENV=.venv
 PY_STAMP="$VENV/.heritage-pyproject.sha256"
