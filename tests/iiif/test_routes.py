@@ -210,3 +210,38 @@ def test_record_page_says_why_a_file_has_no_viewer_images(
     assert "not an image libvips can read" in page.text
     # the other image of the record is still shown
     assert f"/iiif/3/{world.images['alpha']}/info.json" in page.text
+
+
+def test_remote_images_are_shown_from_their_own_servers(
+    heritage_runtime: Runtime, heritage_app: object, world: World
+) -> None:
+    from heritage.records.model import Representation
+
+    service = "https://images.example.org:8443/iiif/3/abc"
+    record = Record(
+        identifier="remote-1",
+        title=[Value.text("Imported")],
+        representations=[
+            Representation(url=f"{service}/full/max/0/default.jpg", iiif_service=service),
+            # a service URL that would break out of the policy is not used
+            Representation(
+                url="https://bad.example/x.jpg", iiif_service="https://bad.example;script-src *"
+            ),
+        ],
+    )
+    uuid = RecordService(heritage_runtime).create(SYSTEM, "alpha", record).uuid
+    client = TestClient(heritage_app, base_url="http://testserver")  # type: ignore[arg-type]
+    client.cookies.set(SESSION_COOKIE, world.people["viewer"].session)
+    page = client.get(f"/records/{uuid}")
+    assert page.status_code == 200
+    start = page.text.index('data-images="') + len('data-images="')
+    shown = page.text[start : page.text.index('"', start)]
+    assert shown == f"[&#34;{service}/info.json&#34;]"
+    policy = page.headers["content-security-policy"]
+    assert "img-src 'self' data: https://images.example.org:8443;" in policy
+    assert "connect-src 'self' https://images.example.org:8443;" in policy
+    assert "script-src 'self';" in policy and "bad.example" not in policy
+    assert "/manifest" not in page.text  # no image of ours: no manifest of ours
+    # other pages keep the strict policy
+    other = client.get(f"/records/{world.records['alpha']}")
+    assert "connect-src" not in other.headers["content-security-policy"]
