@@ -95,6 +95,17 @@ class Settings(BaseSettings):
     fixity_interval_days: int = Field(
         default=30, ge=1, description="How often each object's fixity is checked."
     )
+    image_max_pixels: int = Field(
+        default=400_000_000,
+        ge=1,
+        description="Largest image (width x height) derivatives are made of; larger ones "
+        "are refused as possible decompression bombs.",
+    )
+    iiif_max_area: int = Field(
+        default=25_000_000,
+        ge=1,
+        description="Largest image (in pixels) one IIIF Image API request may produce.",
+    )
     base_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Public URL of the instance, used in links such as invitations.",

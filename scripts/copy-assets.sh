@@ -59,3 +59,13 @@ cp "$cluster/dist/leaflet.markercluster.js" "$cluster/dist/MarkerCluster.css" \
     "$cluster/dist/MarkerCluster.Default.css" "$dest/leaflet.markercluster/"
 cp "$cluster/MIT-LICENCE.txt" "$dest/leaflet.markercluster/LICENSE"
 echo "==> copied leaflet.markercluster to $dest/leaflet.markercluster"
+osd=node_modules/openseadragon/build/openseadragon
+[ -f "$osd/openseadragon.min.js" ] || {
+    echo "copy-assets.sh: $osd missing: run 'npm ci' first" >&2
+    exit 1
+}
+mkdir -p "$dest/openseadragon"
+cp "$osd/openseadragon.min.js" "$dest/openseadragon/openseadragon.min.js"
+cp -r "$osd/images" "$dest/openseadragon/"
+cp node_modules/openseadragon/LICENSE.txt "$dest/openseadragon/LICENSE.txt"
+echo "==> copied openseadragon to $dest/openseadragon"

@@ -9,6 +9,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 APT_PACKAGES=(
     ca-certificates python3 python3-venv python3-dev build-essential nodejs npm
     postgresql postgresql-contrib redis-server chromium
+    libvips-dev libmagic1
+    # bench/bench_iiif.py: the vips command and the iipimage-server baseline behind nginx
+    libvips-tools iipimage-server nginx
 )
 VENV=.venv
 PY_STAMP="$VENV/.heritage-pyproject.sha256"

@@ -3,6 +3,7 @@
 from heritage.accounts.models import ApiToken, ExternalIdentity, LoginAttempt, User, WebSession
 from heritage.audit.models import AuditEntry
 from heritage.db.base import Base
+from heritage.iiif.models import ImageDerivative
 from heritage.institutions.models import Institution, InstitutionMembership
 from heritage.jobs.models import Job
 from heritage.records.batch_models import RecordBatch, RecordBatchItem
@@ -17,6 +18,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "ExternalIdentity",
+    "ImageDerivative",
     "Institution",
     "InstitutionMembership",
     "Invitation",

@@ -33,6 +33,7 @@ JOB_MODULES = [
     "heritage.store.maintenance",
     "heritage.records.jobs",
     "heritage.search.jobs",
+    "heritage.iiif.jobs",
 ]
 
 

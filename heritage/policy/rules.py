@@ -158,6 +158,15 @@ RULES: dict[str, Rule] = {
             G.CONTRIBUTOR,
         ),
         _rule("records.batch", _W, "Edit many records at once and revert a batch", G.EDITOR),
+        # Images (IIIF).
+        _rule(
+            "images.view",
+            _W,
+            "See a record's images through IIIF: image information, tiles, thumbnails, "
+            "manifests and collections",
+            G.PUBLIC_WORKSPACE,
+            G.VIEWER,
+        ),
         # Invitations are opened with the secret link itself.
         _rule("invitation.view", _I, "Open an invitation link", G.ANYONE),
         _rule("invitation.accept", _I, "Accept an invitation", G.SIGNED_IN),

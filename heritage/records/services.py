@@ -386,10 +386,22 @@ class RecordService:
                     "within a workspace: change this one, or edit the other record."
                 )
 
+        images: list[int] = []  # the workspace, once the save leaves images to derive
+
         def after(
             session: Session, workspace: Workspace, stored: StoredObject, version: str, _: bool
         ) -> None:
+            from heritage.iiif.services import plan_derivatives
+
             index_record(session, workspace, stored, record, problems, actor)
+            if plan_derivatives(session, workspace, record_uuid, record, stored):
+                images.append(workspace.id)
+
+        def after_commit() -> None:
+            from heritage.iiif.services import enqueue_derivatives
+
+            if images:
+                enqueue_derivatives(self.runtime, record_uuid, images[0])
 
         return CommitHooks(
             before=before,
@@ -397,6 +409,7 @@ class RecordService:
             audit_action=audit_action,
             audit_target_type="record",
             audit_target_id=record_uuid,
+            after_commit=after_commit,
         )
 
     def create(

@@ -73,6 +73,15 @@ class OpenedFile:
     def read_all(self) -> bytes:
         return b"".join(self.iter_range())
 
+    def as_file(self) -> BinaryIO:
+        """A seekable file object over the plaintext, for readers that jump about (image
+        decoders). Encrypted files are decrypted chunk by chunk, in memory; files stored
+        as they are are not re-hashed on the way (the fixity audit checks them)."""
+        if self._reader is not None:
+            return self._reader.as_file()  # type: ignore[return-value]
+        self._stream.seek(0)
+        return self._stream
+
     def _verified_whole(self) -> Iterator[bytes]:
         self._stream.seek(0)
         hasher = hashlib.sha256()

@@ -145,6 +145,8 @@ class CommitHooks:
     audit_action: str | None = None
     audit_target_type: str = "object"
     audit_target_id: str | None = None
+    # runs once the change is committed, when something changed (enqueue a job)
+    after_commit: Callable[[], None] | None = None
 
 
 def ocfl_user(runtime: Runtime, actor: Identity) -> User:
@@ -720,6 +722,8 @@ class PreservationService:
                 hooks.after(session, workspace, indexed, result.version, result.changed)
             if result.changed:
                 self.replicate_after_commit(uow, object_id, workspace.id)
+                if hooks.after_commit is not None:
+                    uow.after_commit(hooks.after_commit)
             uow.commit()
             return self._view(session, workspace, indexed)
 

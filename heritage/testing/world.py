@@ -64,6 +64,9 @@ class World:
     # workspace slug -> id of a finished record batch (that changed nothing)
     batches: dict[str, str] = field(default_factory=dict)
 
+    # workspace slug -> IIIF identifier of an image of its record (add_world_images)
+    images: dict[str, str] = field(default_factory=dict)
+
     def email(self, name: str) -> str:
         return self.people[name].email
 
@@ -188,3 +191,22 @@ def build_world(runtime: Runtime) -> World:
         saved = saved_searches.create(identity_of(user, "world"), "maps", "q=map")
         person.saved_search_id = saved.id
     return world
+
+
+WORLD_IMAGE = "scans/page.png"
+
+
+def add_world_images(runtime: Runtime, world: World) -> None:
+    """Attach a small image to each workspace's record, with its derivatives made (the
+    route matrix calls the IIIF routes on it). Separate from :func:`build_world` so that
+    tests counting a record's files, versions or jobs keep the world they know."""
+    import pyvips
+
+    from heritage.iiif.services import image_identifier
+    from heritage.records.services import RecordService
+
+    picture = pyvips.Image.black(64, 48).new_from_image([120, 90, 60]).cast("uchar")
+    records = RecordService(runtime)
+    for slug in ("alpha", "gamma"):
+        records.attach_file(SYSTEM, world.records[slug], WORLD_IMAGE, picture.pngsave_buffer())
+        world.images[slug] = image_identifier(world.records[slug], f"media/{WORLD_IMAGE}")

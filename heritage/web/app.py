@@ -27,6 +27,7 @@ from heritage.web.routes import (
     api_uploads,
     api_workspaces,
     health,
+    iiif,
     pages_account,
     pages_admin,
     pages_auth,
@@ -76,6 +77,7 @@ ROUTERS = [
     api_batch.router,
     api_search.router,
     pages_search.router,
+    iiif.router,
 ]
 
 

@@ -23,14 +23,29 @@ from heritage.web.i18n import current_language, negotiate
 LANGUAGE_COOKIE = "hc_lang"
 log = structlog.get_logger("heritage.web")
 
+# sha256 of the focus rule OpenSeadragon 6.1.1 adds as an inline <style>; change it with
+# the pinned version (Chrome's console names the new hash)
+OPENSEADRAGON_STYLE = "sha256-9xTiqzfwFaL2SGb1rmr8gysEwVVjIvqWAgmZgqFqpEE="
+
+
+def content_security_policy(image_origins: frozenset[str] = frozenset()) -> str:
+    """The pages' policy; ``image_origins`` (``https://host``) may serve images and
+    image information too: the IIIF servers of remote images a record page shows."""
+    remote = "".join(f" {origin}" for origin in sorted(image_origins))
+    return (
+        f"default-src 'self'; img-src 'self' data:{remote}; "
+        + (f"connect-src 'self'{remote}; " if remote else "")
+        # the one <style> OpenSeadragon injects (the record page's viewer), by its hash
+        + f"style-src 'self' '{OPENSEADRAGON_STYLE}'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+    )
+
+
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
-    ),
+    "Content-Security-Policy": content_security_policy(),
 }
 
 

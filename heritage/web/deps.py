@@ -59,6 +59,10 @@ def _target(runtime: Runtime, identity: Identity, request: Request) -> Target:
 
             workspace = record_workspace(session, params)
             return workspace_target(session, identity, workspace)
+        if "image_id" in params:
+            from heritage.iiif.targets import image_target
+
+            return image_target(session, identity, str(params["image_id"]))
         if "job_id" in params:
             job = session.get(Job, params["job_id"])
             if job is None:

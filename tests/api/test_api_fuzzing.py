@@ -24,7 +24,7 @@ from schemathesis.checks import not_a_server_error
 
 from heritage.logs import configure_logging
 from heritage.runtime import Runtime
-from heritage.testing.world import WORLD_FILE, build_world
+from heritage.testing.world import WORLD_FILE, add_world_images, build_world
 
 EXAMPLES = 20
 
@@ -67,6 +67,7 @@ def test_no_input_causes_a_server_error(
     heritage_runtime: Runtime, heritage_app: FastAPI, plain_logging: None, mode: GenerationMode
 ) -> None:
     world = build_world(heritage_runtime)
+    add_world_images(heritage_runtime, world)
     people = world.people
     real = {
         "workspace_slug": "alpha",
@@ -82,6 +83,11 @@ def test_no_input_causes_a_server_error(
         "import_id": world.imports["alpha"],
         "batch_id": getattr(world, "batches", {}).get("alpha", "0" * 36),
         "version": "v1",
+        "image_id": world.images["alpha"],
+        "region": "full",
+        "size": "max",
+        "rotation": "0",
+        "quality_format": "default.jpg",
         # an upload id that exists nowhere: its routes answer 404, never 5xx
         "upload_id": "0" * 32,
     }

@@ -76,6 +76,7 @@ class LiveServer:
     workspace: str = WORKSPACE
     # The demo's other people share the administrator's password.
     curator_email: str = CURATOR_EMAIL
+    database_url: str | None = None  # None: SQLite in data_dir
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -124,6 +125,9 @@ def _server_env(data_dir: Path, port: int, database_url: str | None) -> dict[str
         # no base map: the browser must not reach out to a tile server in tests
         HERITAGE_MAP_TILES="",
         PYTHONUNBUFFERED="1",
+        # this checkout's code, not that of whichever checkout the venv's editable
+        # install points to (git worktrees share one venv)
+        PYTHONPATH=str(ROOT),
     )
     if database_url:
         env["HERITAGE_DATABASE_URL"] = database_url
@@ -221,6 +225,7 @@ def live_server(
                 admin_password=(data_dir / "demo-admin-password").read_text().strip(),
                 data_dir=data_dir,
                 log_path=workdir / "server.log",
+                database_url=database_url,
             )
             yield server
         finally:

@@ -25,7 +25,7 @@ from heritage.config import load_settings
 from heritage.runtime import Runtime
 from heritage.testing.plugin import TEST_SECRET_KEY
 from heritage.testing.storage import snapshot_storage_root
-from heritage.testing.world import WORLD_FILE, World, build_world
+from heritage.testing.world import WORLD_FILE, World, add_world_images, build_world
 from heritage.web import csrf
 from heritage.web.app import create_app
 from heritage.web.context import SESSION_COOKIE
@@ -151,6 +151,7 @@ def stage(
     )
     runtime = Runtime(settings)
     world = build_world(runtime)
+    add_world_images(runtime, world)
     runtime.database.dispose()
     # The preservation store is part of the world too: purges and deletions change it.
     store = settings.resolved_storage_root
@@ -209,6 +210,11 @@ def fill_path(path: str, world: World, person: str | None, workspace: str) -> st
         "record_id": world.records.get(workspace, world.records["alpha"]),
         "import_id": world.imports.get(workspace, world.imports["alpha"]),
         "batch_id": world.batches.get(workspace, world.batches["alpha"]),
+        "image_id": world.images.get(workspace, world.images["alpha"]),
+        "region": "full",
+        "size": "max",
+        "rotation": "0",
+        "quality_format": "default.jpg",
         "version": "v1",
         "saved_id": str(own.saved_search_id),
         # No such upload: the tus routes check the policy, then the protocol (a

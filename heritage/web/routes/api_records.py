@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from heritage.errors import InvalidInput
+from heritage.iiif.services import image_identifier, is_image
 from heritage.records.diff import FieldChange
 from heritage.records.jsonld import MEDIA_TYPE
 from heritage.records.model import Record, Representation
@@ -137,6 +138,8 @@ def _representations(view: RecordView) -> list[RepresentationOut]:
             links["download"] = f"/api/records/{view.uuid}/files/" + item.file.removeprefix(
                 MEDIA_FOLDER
             )
+            if is_image(item.file, item.media_type):
+                links["iiif_info"] = f"/iiif/3/{image_identifier(view.uuid, item.file)}/info.json"
         elif item.url:
             links["external"] = item.url
         items.append(RepresentationOut(**item.model_dump(), links=links))
@@ -148,6 +151,10 @@ def record_out(view: RecordView) -> RecordOut:
     links = record_links(view.uuid) | {
         "jsonld": f"/api/records/{view.uuid}/versions/{row.head_version}",
     }
+    if any(
+        item.file and is_image(item.file, item.media_type) for item in view.record.representations
+    ):
+        links["iiif_manifest"] = f"/iiif/presentation/records/{view.uuid}/manifest"
     return RecordOut(
         id=row.uuid,
         workspace=view.workspace_slug,

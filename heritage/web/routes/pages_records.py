@@ -7,9 +7,10 @@ and checks everything (permissions, conflicts, validation).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +24,7 @@ from heritage.records.rights import RIGHTS_CHOICES
 from heritage.records.services import MEDIA_FOLDER, RecordService, RecordView
 from heritage.runtime import Runtime
 from heritage.store.services import PreservationService
+from heritage.web.context import content_security_policy
 from heritage.web.deps import RuntimeDep, allowed
 from heritage.web.downloads import file_response
 from heritage.web.forms import field_errors
@@ -225,8 +227,56 @@ def _record_page(
             view.record.rights or ""
         ),
         upload_limit=min(SMALL_FILE_BYTES, runtime.settings.upload_max_bytes),
+        **_image_states(runtime, identity, view),
     )
-    return render(request, "records/detail.html", context, status_code=status_code)
+    response = render(request, "records/detail.html", context, status_code=status_code)
+    if context["remote_origins"]:
+        # the viewer reads remote images from their own IIIF servers
+        response.headers["Content-Security-Policy"] = content_security_policy(
+            context["remote_origins"]
+        )
+    return response
+
+
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def remote_origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of an http(s) URL, when it is plain enough to name in a
+    Content-Security-Policy (nothing that could end the directive)."""
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return origin if _ORIGIN.match(origin) else None
+
+
+def _image_states(runtime: Runtime, identity: Identity, view: RecordView) -> dict[str, Any]:
+    """``images``: the info.json URLs of the record's images ready for the viewer, in
+    record order; ``image_problems``: why a file has no derivatives, by its path."""
+    from heritage.iiif.models import DerivativeStatus
+    from heritage.iiif.services import ImageService
+
+    order = {item.file: index for index, item in enumerate(view.record.representations)}
+    rows = [
+        row for row in ImageService(runtime).images_of(identity, view.uuid) if row.path in order
+    ]
+    ready = {row.path: row for row in rows if row.status is DerivativeStatus.READY}
+    images, origins = [], set()
+    for item in view.record.representations:
+        if item.file and item.file in ready:
+            images.append(f"/iiif/3/{ready[item.file].identifier}/info.json")
+        elif item.url and item.iiif_service and (origin := remote_origin(item.iiif_service)):
+            # an image of an imported manifest: shown from its own IIIF server, not copied
+            images.append(item.iiif_service.rstrip("/") + "/info.json")
+            origins.add(origin)
+    return {
+        "images": images,
+        "remote_origins": frozenset(origins),
+        "has_manifest": bool(ready),  # our manifest holds the images we serve
+        "image_problems": {
+            row.path: row.error for row in rows if row.status is DerivativeStatus.FAILED
+        },
+        "images_pending": [row.path for row in rows if row.status is DerivativeStatus.PENDING],
+    }
 
 
 @router.get("/records/{record_id}")

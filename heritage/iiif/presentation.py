@@ -1,0 +1,200 @@
+"""IIIF Presentation API 3.0: a manifest per record with images, a collection per workspace.
+
+Plain dictionaries in the shape of the official JSON Schema
+(``iiif_3_0.json``; the tests validate every document against it). Labels and metadata
+keep the record's languages; values without a language go under ``none``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+from heritage.iiif.derive import THUMBNAIL_WIDTHS
+from heritage.iiif.image_api import PROFILE
+from heritage.iiif.models import DerivativeStatus, ImageDerivative
+from heritage.records.fields import FIELDS, Group
+from heritage.records.model import Record, Value
+
+CONTEXT = "http://iiif.io/api/presentation/3/context.json"
+EDM_PROFILE = "http://www.europeana.eu/schemas/edm/"
+# the record fields shown as manifest metadata, in the order of the record form
+# what Presentation 3 accepts as ``rights``; other statements go into the metadata
+RIGHTS = re.compile(
+    r"^http://(creativecommons\.org/(licenses|publicdomain)/|rightsstatements\.org/vocab/)"
+)
+SKIPPED = {"title", "description", "data_provider", "provider", "rights"}
+
+
+def language_map(values: list[Value], fallback: str = "") -> dict[str, list[str]]:
+    mapped: dict[str, list[str]] = defaultdict(list)
+    for value in values:
+        text = value.value or value.ref or ""
+        if text:
+            mapped[value.lang or "none"].append(text)
+    if not mapped and fallback:
+        mapped["none"].append(fallback)
+    return dict(mapped)
+
+
+def _english(text: str) -> dict[str, list[str]]:
+    return {"en": [text]}
+
+
+def image_service(base: str, row: ImageDerivative) -> dict[str, Any]:
+    return {"id": f"{base}/iiif/3/{row.identifier}", "type": "ImageService3", "profile": PROFILE}
+
+
+def thumbnail(base: str, row: ImageDerivative) -> dict[str, Any]:
+    assert row.width is not None and row.height is not None
+    width = min(THUMBNAIL_WIDTHS[-1], row.width)
+    return {
+        "id": f"{base}/iiif/3/{row.identifier}/full/{width},/0/default.jpg",
+        "type": "Image",
+        "format": "image/jpeg",
+        "width": width,
+        "height": max(1, round(row.height * width / row.width)),
+        "service": [image_service(base, row)],
+    }
+
+
+def _metadata(record: Record) -> list[dict[str, Any]]:
+    entries = []
+    for spec in FIELDS:
+        if spec.name in SKIPPED or spec.group is not Group.OBJECT:
+            continue
+        values = getattr(record, spec.name, None)
+        if not isinstance(values, list) or not values:
+            continue
+        value = language_map(values)  # links show their label, else the URI itself
+        if value:
+            entries.append({"label": _english(spec.label), "value": value})
+    entries.append({"label": _english("Identifier"), "value": {"none": [record.identifier]}})
+    return entries
+
+
+def manifest(
+    base: str,
+    record_uuid: str,
+    version: str,
+    record: Record,
+    images: list[ImageDerivative],
+    *,
+    institution: tuple[str, str],
+) -> dict[str, Any]:
+    """The manifest of a record; ``images`` are its ready images in order.
+    ``institution`` is the slug and name of the institution holding the record."""
+    own = f"{base}/iiif/presentation/records/{record_uuid}"
+    ready = [row for row in images if row.status is DerivativeStatus.READY]
+    canvases = []
+    for number, row in enumerate(ready, start=1):
+        assert row.width is not None and row.height is not None
+        canvas_id = f"{own}/canvas/{number}"
+        body = {
+            "id": f"{base}/iiif/3/{row.identifier}/full/max/0/default.jpg",
+            "type": "Image",
+            "format": "image/jpeg",
+            "width": row.width,
+            "height": row.height,
+            "service": [image_service(base, row)],
+        }
+        canvases.append(
+            {
+                "id": canvas_id,
+                "type": "Canvas",
+                "label": {"none": [row.path.removeprefix("media/")]},
+                "width": row.width,
+                "height": row.height,
+                "thumbnail": [thumbnail(base, row)],
+                "items": [
+                    {
+                        "id": f"{canvas_id}/page",
+                        "type": "AnnotationPage",
+                        "items": [
+                            {
+                                "id": f"{canvas_id}/page/image",
+                                "type": "Annotation",
+                                "motivation": "painting",
+                                "body": body,
+                                "target": canvas_id,
+                            }
+                        ],
+                    }
+                ],
+            }
+        )
+    slug, name = institution
+    attribution = language_map(record.data_provider, fallback=name)
+    document: dict[str, Any] = {
+        "@context": CONTEXT,
+        "id": f"{own}/manifest",
+        "type": "Manifest",
+        "label": language_map(record.title, fallback=record.identifier),
+        "metadata": _metadata(record),
+        "requiredStatement": {"label": _english("Attribution"), "value": attribution},
+        "provider": [
+            {
+                "id": f"{base}/institutions/{slug}",
+                "type": "Agent",
+                "label": {"none": [name]},
+                "homepage": [
+                    {
+                        "id": f"{base}/institutions/{slug}",
+                        "type": "Text",
+                        "label": {"none": [name]},
+                        "format": "text/html",
+                    }
+                ],
+            }
+        ],
+        "homepage": [
+            {
+                "id": f"{base}/records/{record_uuid}",
+                "type": "Text",
+                "label": language_map(record.title, fallback=record.identifier),
+                "format": "text/html",
+            }
+        ],
+        "seeAlso": [
+            {
+                "id": f"{base}/api/records/{record_uuid}/versions/{version}",
+                "type": "Dataset",
+                "format": "application/ld+json",
+                "profile": EDM_PROFILE,
+            }
+        ],
+        "items": canvases,
+    }
+    if record.description:
+        document["summary"] = language_map(record.description)
+    if record.rights and RIGHTS.match(record.rights):
+        document["rights"] = record.rights
+    elif record.rights:
+        document["metadata"].append(
+            {"label": _english("Rights"), "value": {"none": [record.rights]}}
+        )
+    if ready:
+        document["thumbnail"] = [thumbnail(base, ready[0])]
+    return document
+
+
+def collection(
+    base: str, workspace_slug: str, name: str, members: list[tuple[str, Record]]
+) -> dict[str, Any]:
+    """The collection of a workspace: a reference to the manifest of each record with
+    images (``members``: uuid and record)."""
+    return {
+        "@context": CONTEXT,
+        "id": f"{base}/iiif/presentation/workspaces/{workspace_slug}/collection",
+        "type": "Collection",
+        "label": {"none": [name]},
+        "items": [
+            {
+                "id": f"{base}/iiif/presentation/records/{record_uuid}/manifest",
+                "type": "Manifest",
+                "label": language_map(record.title, fallback=record.identifier),
+            }
+            for record_uuid, record in members
+        ],
+    }
