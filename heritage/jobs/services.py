@@ -32,6 +32,7 @@ JOB_MODULES = [
     "heritage.uploads.jobs",
     "heritage.store.maintenance",
     "heritage.records.jobs",
+    "heritage.threed.jobs",
 ]
 
 

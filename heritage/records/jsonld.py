@@ -78,6 +78,8 @@ def _web_resource(item: Representation, base: str) -> dict[str, Any]:
     if item.file:
         node["@id"] = base + _FILE_MARK + quote(item.file, safe="/")
         node["hc:storedFile"] = item.file
+        if item.parts:
+            node["hc:storedParts"] = list(item.parts)
     else:
         node["@id"] = item.url
     if item.media_type:
@@ -211,6 +213,7 @@ def _read_web_resource(node: dict[str, Any], role: str, base: str) -> Representa
         iiif_service=_read_id(service),
         width=node.get("ebucore:width"),
         height=node.get("ebucore:height"),
+        parts=[str(part) for part in node.get("hc:storedParts") or []],
     )
 
 
