@@ -37,3 +37,22 @@ mkdir -p "$dest/tus-js-client"
 cp "$tus/dist/tus.min.js" "$dest/tus-js-client/tus.min.js"
 cp "$tus/LICENSE" "$dest/tus-js-client/LICENSE"
 echo "==> copied tus-js-client to $dest/tus-js-client"
+
+three=node_modules/three
+[ -f "$three/build/three.module.js" ] || {
+    echo "copy-assets.sh: $three missing: run 'npm ci' first" >&2
+    exit 1
+}
+# The 3D viewer's modules. The examples import the bare name 'three', which only an
+# import map resolves, and an inline import map would need script-src 'unsafe-inline':
+# the copies name the module's path instead.
+mkdir -p "$dest/three/addons/controls" "$dest/three/addons/loaders" "$dest/three/addons/utils"
+cp "$three/build/three.module.js" "$three/build/three.core.js" "$dest/three/"
+cp "$three/LICENSE" "$dest/three/LICENSE"
+for module in controls/OrbitControls.js loaders/GLTFLoader.js utils/BufferGeometryUtils.js \
+    utils/SkeletonUtils.js; do
+    sed "s#from 'three';#from '/static/vendor/three/three.module.js';#" \
+        "$three/examples/jsm/$module" >"$dest/three/addons/$module"
+done
+version="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$three/package.json" | head -n 1)"
+echo "==> copied three ${version} to $dest/three"

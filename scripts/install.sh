@@ -9,6 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 APT_PACKAGES=(
     ca-certificates python3 python3-venv python3-dev build-essential nodejs npm
     postgresql postgresql-contrib redis-server chromium
+    libegl1 libegl-mesa0 libgl1-mesa-dri  # headless 3D thumbnails (pyrender on EGL)
 )
 VENV=.venv
 PY_STAMP="$VENV/.heritage-pyproject.sha256"

@@ -7,8 +7,8 @@ from heritage.institutions.models import Institution, InstitutionMembership
 from heritage.jobs.models import Job
 from heritage.records.batch_models import RecordBatch, RecordBatchItem
 from heritage.records.models import RecordImport, RecordImportItem, RecordRow, SavedMapping
-from heritage.threed.models import ThreeDModel
 from heritage.store.models import PreservationEvent, StoredFile, StoredObject, WorkspaceKey
+from heritage.threed.models import ThreeDModel
 from heritage.uploads.models import Upload
 from heritage.workspaces.models import Invitation, Workspace, WorkspaceMembership
 

@@ -202,7 +202,7 @@ class ThreeDService:
             workspace = workspace_for(uow.session, actor, view.workspace_slug, "records.update")
             row = uow.session.get(ThreeDModel, item.row.id)
             assert row is not None
-            row.paradata = paradata.model_dump(mode="json", exclude_none=True)
+            row.paradata = paradata.model_dump(mode="json", exclude_defaults=True)
             row.updated_at = utcnow()
             audit(
                 uow.session,

@@ -27,10 +27,22 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
+    # blob: lets the 3D viewer's glTF loader show the textures a GLB carries inside it
     "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "default-src 'self'; img-src 'self' data: blob:; connect-src 'self' blob:; "
+        "style-src 'self'; script-src 'self'; "
         "frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
     ),
+}
+# The embeddable 3D viewer (/embed/...) may be framed by any site; nothing else may.
+EMBED_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: blob:; connect-src 'self' blob:; "
+        "style-src 'self'; script-src 'self'; "
+        "frame-ancestors *; form-action 'self'; base-uri 'self'"
+    ),
+    # frame-ancestors above decides; an empty X-Frame-Options keeps DENY from being added
+    "X-Frame-Options": "",
 }
 
 

@@ -76,6 +76,8 @@ class LiveServer:
     workspace: str = WORKSPACE
     # The demo's other people share the administrator's password.
     curator_email: str = CURATOR_EMAIL
+    # None: SQLite in data_dir (a worker started by a test needs the same database)
+    database_url: str | None = None
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -219,6 +221,7 @@ def live_server(
                 admin_password=(data_dir / "demo-admin-password").read_text().strip(),
                 data_dir=data_dir,
                 log_path=workdir / "server.log",
+                database_url=database_url,
             )
             yield server
         finally:

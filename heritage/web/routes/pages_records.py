@@ -39,6 +39,7 @@ from heritage.web.record_form import (
     representation_values,
 )
 from heritage.web.routes.api_imports import receive_upload
+from heritage.web.routes.pages_threed import page_models, unprocessed_models
 from heritage.web.routes.pages_workspaces import _workspace_context
 from heritage.web.templating import render
 from heritage.workspaces.services import WorkspaceService
@@ -139,6 +140,9 @@ def _base(
         "deleted": _("The record was deleted. Its earlier versions are kept."),
         "attached": _("The file was attached as a new version."),
         "removed": _("The file was removed. Earlier versions still hold it."),
+        "model-added": _("The 3D model was added as a new version; its analysis has started."),
+        "model-processing": _("The 3D model is being analysed again."),
+        "paradata-saved": _("The paradata was saved."),
     }
     context["notice"] = notices.get(request.query_params.get("notice", ""), context["notice"])
     context.update(
@@ -225,6 +229,8 @@ def _record_page(
             view.record.rights or ""
         ),
         upload_limit=min(SMALL_FILE_BYTES, runtime.settings.upload_max_bytes),
+        threed_models=page_models(runtime, identity, view.uuid),
+        threed_unprocessed=unprocessed_models(view),
     )
     return render(request, "records/detail.html", context, status_code=status_code)
 
