@@ -251,7 +251,7 @@ class ThreeDService:
     def process(self, actor: Identity, record_uuid: str, path: str) -> dict[str, Any]:
         """Analyse the model, make its derivatives and thumbnails. A master that cannot be
         used leaves the row ``rejected`` with the reason (the master stays as it is)."""
-        from heritage.threed import processing
+        from heritage.threed import isolated
         from heritage.threed.loading import ModelRejected
 
         view = self.records.get(actor, record_uuid)
@@ -275,7 +275,7 @@ class ThreeDService:
             out = work / "out"
             out.mkdir()
             try:
-                result = processing.run(master, form, out)
+                result = isolated.run(master, form, out)
             except ModelRejected as error:
                 self._finish(row_id, ModelStatus.REJECTED, error=str(error), sha256=sha256)
                 return {"status": "rejected", "error": str(error)}
