@@ -15,6 +15,7 @@ from tests.browser.conftest import _server_env, _stop
 
 ROOT = Path(__file__).resolve().parents[2]
 MASK = ROOT.parent / "shared" / "data" / "3d" / "gltf" / "mask-bali-separated"
+LAZ = ROOT.parent / "shared" / "data" / "pointcloud" / "las" / "simple.laz"
 SCREENSHOT = ROOT / "test-results" / "threed-viewer.png"
 BACKGROUND = (243, 243, 243)
 
@@ -58,14 +59,12 @@ def drawn_pixels(page) -> float:
     )
 
 
-def test_mask_is_drawn_and_measured(admin_page, live_server, worker) -> None:
-    if not MASK.is_dir():
-        pytest.skip(f"shared 3D data not found at {MASK}")
-    page = admin_page
-    listing = page.request.get(f"/api/workspaces/{live_server.workspace}/records?limit=1")
-    record_id = listing.json()["items"][0]["id"]
+def add_model(page, live_server, record_number: int, files: list[Path]) -> None:
+    """Add a model to one of the demo's records through its page; wait for the viewer."""
+    listing = page.request.get(f"/api/workspaces/{live_server.workspace}/records?limit=5")
+    record_id = listing.json()["items"][record_number]["id"]
     page.goto(f"/records/{record_id}")
-    page.get_by_label("Model files").set_input_files([str(path) for path in MASK.iterdir()])
+    page.get_by_label("Model files").set_input_files([str(path) for path in files])
     page.get_by_role("button", name="Add model").click()
     expect(page.get_by_role("heading", name="3D models")).to_be_visible()
     viewer = page.locator("[data-threed-viewer]")
@@ -75,6 +74,13 @@ def test_mask_is_drawn_and_measured(admin_page, live_server, worker) -> None:
         page.wait_for_timeout(1000)
         page.reload()
     expect(viewer).to_have_attribute("data-state", "ready", timeout=30_000)
+
+
+def test_mask_is_drawn_and_measured(admin_page, live_server, worker) -> None:
+    if not MASK.is_dir():
+        pytest.skip(f"shared 3D data not found at {MASK}")
+    page = admin_page
+    add_model(page, live_server, 0, list(MASK.iterdir()))
     page.wait_for_timeout(500)  # a few frames
     assert drawn_pixels(page) > 0.05
 
@@ -106,3 +112,17 @@ def test_mask_is_drawn_and_measured(admin_page, live_server, worker) -> None:
     expect(page.locator("[data-threed-viewer]")).to_have_attribute("data-state", "ready")
     page.wait_for_timeout(300)
     assert drawn_pixels(page) > 0.05
+
+
+def test_point_cloud_is_drawn_with_its_point_size(admin_page, live_server, worker) -> None:
+    if not LAZ.is_file():
+        pytest.skip(f"shared point cloud not found at {LAZ}")
+    page = admin_page
+    add_model(page, live_server, 1, [LAZ])
+    expect(page.get_by_text("1,065")).to_be_visible()  # points, from the analysis
+    page.wait_for_timeout(300)
+    small = drawn_pixels(page)
+    assert small > 0.0005
+    page.get_by_label("Point size").fill("8")
+    page.wait_for_timeout(300)
+    assert drawn_pixels(page) > 3 * small
