@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import _server_env, _stop
+from tests.browser.test_accessibility import run_axe
 
 ROOT = Path(__file__).resolve().parents[2]
 MASK = ROOT.parent / "shared" / "data" / "3d" / "gltf" / "mask-bali-separated"
@@ -76,7 +77,7 @@ def add_model(page, live_server, record_number: int, files: list[Path]) -> None:
     expect(viewer).to_have_attribute("data-state", "ready", timeout=30_000)
 
 
-def test_mask_is_drawn_and_measured(admin_page, live_server, worker) -> None:
+def test_mask_is_drawn_and_measured(admin_page, live_server, worker, axe_source) -> None:
     if not MASK.is_dir():
         pytest.skip(f"shared 3D data not found at {MASK}")
     page = admin_page
@@ -104,6 +105,14 @@ def test_mask_is_drawn_and_measured(admin_page, live_server, worker) -> None:
     assert 0 < distance < 1  # a mask: centimetres apart, in metres
     page.get_by_label("Lighting").select_option("raking")
     page.wait_for_timeout(300)
+    # the page with its viewer, analysis, quality report and paradata form: no serious
+    # or critical accessibility violations
+    serious = [
+        item
+        for item in run_axe(page, axe_source.read_text())
+        if item["impact"] in ("serious", "critical")
+    ]
+    assert not serious, serious
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.locator("[data-threed-viewer]").screenshot(path=str(SCREENSHOT))
 
