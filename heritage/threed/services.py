@@ -179,6 +179,28 @@ class ThreeDService:
                 found.append(ModelView(rows[item.file], view.uuid, item))
         return found
 
+    def prune(self, actor: Identity, record_uuid: str) -> int:
+        """Forget the models that are no longer representations of the record (removed
+        from it): their rows and cached derivatives go; the store keeps the masters in
+        earlier versions. Returns how many were forgotten."""
+        view = self.records.get(actor, record_uuid)
+        kept = {item.file for item in view.record.representations if item.file}
+        with self.runtime.database.session(write=True) as session:
+            gone = [
+                row
+                for row in session.scalars(
+                    select(ThreeDModel).where(ThreeDModel.record_uuid == view.uuid)
+                )
+                if row.path not in kept
+            ]
+            folders = [self.cache_dir(row) for row in gone]
+            for row in gone:
+                session.delete(row)
+            session.commit()
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+        return len(folders)
+
     def model(self, actor: Identity, record_uuid: str, path: str) -> ModelView:
         full = _full(path)
         for item in self.models(actor, record_uuid):

@@ -157,3 +157,26 @@ def test_paradata_and_quality_report(heritage_runtime: Runtime, world: World, mo
     viewer = who(world, "viewer", heritage_runtime)
     with pytest.raises(PermissionDenied):
         service.set_paradata(viewer, record_uuid, "cube.stl", paradata)
+
+
+def test_removing_a_model_removes_its_parts(
+    heritage_runtime: Runtime, world: World, models: Path
+) -> None:
+    owner = who(world, "owner", heritage_runtime)
+    record_uuid = new_record(heritage_runtime, world, "gamma")
+    folder = models / "gltf" / "mask-bali-separated"
+    service = ThreeDService(heritage_runtime)
+    view = service.attach(owner, record_uuid, {p.name: p.read_bytes() for p in folder.iterdir()})
+    [representation] = view.record.representations
+    assert len(representation.parts) == 2
+    [item] = service.models(owner, record_uuid)
+    cache = service.cache_dir(item.row)
+    assert cache.is_dir()
+    after = service.records.detach_file(owner, record_uuid, representation.file)
+    assert service.prune(owner, record_uuid) == 1
+    assert not cache.exists()
+    assert after.record.representations == []
+    stored = service.records.store.get(owner, "gamma", record_uuid)
+    names = {item.logical_path for item in stored.files}
+    assert not names & {representation.file, *representation.parts}
+    assert service.models(owner, record_uuid) == []

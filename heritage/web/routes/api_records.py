@@ -23,6 +23,7 @@ from heritage.records.models import RecordStatus
 from heritage.records.services import MEDIA_FOLDER, RecordService, RecordView
 from heritage.runtime import Runtime
 from heritage.store.services import PreservationService
+from heritage.threed.services import ThreeDService
 from heritage.web.bodies import spooled_body
 from heritage.web.deps import RuntimeDep, allowed
 from heritage.web.downloads import file_response
@@ -446,4 +447,5 @@ def delete_file(
     identity: allowed("records.delete"),
 ) -> RecordOut:
     view = RecordService(runtime).detach_file(identity, record_id, file_path)
+    ThreeDService(runtime).prune(identity, view.uuid)  # a removed 3D model's derivatives
     return _respond(view, response, runtime, identity)

@@ -19,7 +19,9 @@ router = APIRouter(tags=["3d"])
 NOT_FOUND = {404: {"description": "Not found"}}
 FileQuery = Annotated[str, Query(min_length=1, max_length=1000, description="The model's file")]
 EMBED_PATH = "/embed/records/"
-MAX_SET_BYTES = 2 * 1024**3  # a model set sent in one request; larger: tus, then attach
+# A model set sent in one request is held in memory; larger masters go up with tus
+# (/api/uploads, into the record), then POST .../models/process analyses them.
+MAX_SET_BYTES = 512 * 1024**2
 
 
 @router.get("/api/records/{record_id}/models", responses=NOT_FOUND)
@@ -50,7 +52,11 @@ async def add_model(
         data = await upload.read()
         total += len(data)
         if total > MAX_SET_BYTES:
-            raise InvalidInput.on("files", "the files are larger than 2 GiB; upload with tus")
+            raise InvalidInput.on(
+                "files",
+                "the files are larger than 512 MiB: upload them with tus into the record, "
+                "then ask for POST .../models/process",
+            )
         received[upload.filename or "model"] = data
     service = ThreeDService(runtime)
     view = await run_in_threadpool(

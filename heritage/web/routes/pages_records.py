@@ -23,6 +23,7 @@ from heritage.records.rights import RIGHTS_CHOICES
 from heritage.records.services import MEDIA_FOLDER, RecordService, RecordView
 from heritage.runtime import Runtime
 from heritage.store.services import PreservationService
+from heritage.threed.services import ThreeDService
 from heritage.web.deps import RuntimeDep, allowed
 from heritage.web.downloads import file_response
 from heritage.web.forms import field_errors
@@ -392,7 +393,10 @@ def remove_file(
     base_version: Annotated[str | None, Form(pattern=VERSION_PATTERN, max_length=10)] = None,
 ) -> Response:
     try:
-        RecordService(runtime).detach_file(identity, record_id, path, base_version=base_version)
+        view = RecordService(runtime).detach_file(
+            identity, record_id, path, base_version=base_version
+        )
+        ThreeDService(runtime).prune(identity, view.uuid)  # a removed 3D model's derivatives
     except (InvalidInput, Conflict, NotFound) as error:
         return _record_page(
             request, runtime, identity, record_id, message=error.detail, status_code=error.status
