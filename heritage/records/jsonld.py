@@ -94,6 +94,13 @@ def _web_resource(item: Representation, base: str) -> dict[str, Any]:
         node["ebucore:width"] = item.width
     if item.height is not None:
         node["ebucore:height"] = item.height
+    for key, value in (
+        ("edm:vertexCount", item.vertex_count),
+        ("edm:polygonCount", item.polygon_count),
+        ("edm:pointCount", item.point_count),
+    ):
+        if value is not None:
+            node[key] = value
     return node
 
 
@@ -213,6 +220,9 @@ def _read_web_resource(node: dict[str, Any], role: str, base: str) -> Representa
         iiif_service=_read_id(service),
         width=node.get("ebucore:width"),
         height=node.get("ebucore:height"),
+        vertex_count=node.get("edm:vertexCount"),
+        polygon_count=node.get("edm:polygonCount"),
+        point_count=node.get("edm:pointCount"),
         parts=[str(part) for part in node.get("hc:storedParts") or []],
     )
 

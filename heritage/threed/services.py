@@ -29,7 +29,7 @@ from heritage.accounts.identity import Identity
 from heritage.audit.services import record as audit
 from heritage.db.base import utcnow
 from heritage.db.uow import UnitOfWork
-from heritage.errors import InvalidInput, NotFound
+from heritage.errors import Conflict, InvalidInput, NotFound
 from heritage.jobs.services import JobService
 from heritage.records.model import Representation
 from heritage.records.services import MEDIA_FOLDER, RecordService, RecordView, media_path
@@ -329,9 +329,43 @@ class ThreeDService:
                 analysis=result.analysis,
                 derivatives={"files": files, "made_at": utcnow().isoformat()},
             )
+            self._describe(actor, view.uuid, representation.file or "", result.analysis)
             return {"status": "ready", "derivatives": sorted(files)}
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    def _describe(
+        self, actor: Identity, record_uuid: str, path: str, analysis: dict[str, Any]
+    ) -> None:
+        """Write the counts into the record's web resource (edm:vertexCount,
+        edm:polygonCount, edm:pointCount): a new version of the record, so its preserved
+        EDM carries them. A save by someone else meanwhile is read again, not overwritten."""
+        counts = {
+            "vertex_count": analysis.get("vertex_count"),
+            "polygon_count": analysis.get("face_count"),
+            "point_count": analysis.get("point_count"),
+        }
+        for _attempt in range(3):
+            view = self.records.get(actor, record_uuid)
+            items = view.record.representations
+            changed = [
+                item.model_copy(update=counts) if item.file == path else item for item in items
+            ]
+            if changed == items or not any(item.file == path for item in items):
+                return  # already described, or no longer a representation
+            updated = view.record.model_copy(update={"representations": changed})
+            try:
+                self.records.update(
+                    actor,
+                    record_uuid,
+                    updated,
+                    base_version=view.version,
+                    message=f"3D analysis of {path}",
+                )
+                return
+            except Conflict:
+                continue
+        log.warning("3D counts not written: the record kept changing", record=record_uuid)
 
     def _cache_for(self, row_id: int) -> Path:
         with self.runtime.database.session() as session:

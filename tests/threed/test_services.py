@@ -8,6 +8,7 @@ import io
 import zipfile
 from pathlib import Path
 
+import orjson
 import pytest
 
 from heritage.errors import InvalidInput, PermissionDenied
@@ -57,6 +58,16 @@ def test_gltf_set_is_one_representation_analysed_and_derived(
     assert (analysis["vertex_count"], analysis["face_count"]) == (24, 12)
     assert analysis["watertight"] is True
     assert analysis["europeana"] == {"edm:vertexCount": 24, "edm:polygonCount": 12}
+    # the record's preserved EDM carries the counts on its web resource
+    from heritage.records.services import RecordService
+
+    current = RecordService(heritage_runtime).get(owner, record_uuid)
+    assert current.version == "v3"  # created, model added, counts written
+    document = orjson.loads(
+        RecordService(heritage_runtime).version_document(owner, record_uuid, "v3")
+    )
+    shown_by = document["@reverse"]["edm:aggregatedCHO"][0]["edm:isShownBy"]
+    assert shown_by["edm:vertexCount"] == 24 and shown_by["edm:polygonCount"] == 12
     # the master is the bytes that were sent
     main = folder / "cube-gltf-2.0_separated-unmodified-valid.gltf"
     assert item.row.master_sha256 == hashlib.sha256(main.read_bytes()).hexdigest()
