@@ -113,7 +113,7 @@ def analyse_points(path: Path, form: str) -> dict[str, Any]:
         chunks = iter([loading.ply_points(path)])
     try:
         for xyz, rgb in chunks:
-            loading._finite(xyz, "points")
+            loading.check_finite(xyz, "points")
             count += len(xyz)
             if len(xyz):
                 minimum = np.minimum(minimum, xyz.min(axis=0))

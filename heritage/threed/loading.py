@@ -63,7 +63,7 @@ class PointHeader:
     details: dict[str, Any]
 
 
-def _finite(vertices: np.ndarray, what: str) -> None:
+def check_finite(vertices: np.ndarray, what: str) -> None:
     bad = ~np.isfinite(vertices).all(axis=1)
     if bad.any():
         raise ModelRejected(
@@ -336,7 +336,7 @@ def load_mesh(path: Path, form: str) -> MeshData:
             continue
         transform = _world_transform(scene, name)
         vertices = np.asarray(geometry.vertices, dtype=np.float64)
-        _finite(vertices, "vertices")
+        check_finite(vertices, "vertices")
         faces = np.asarray(geometry.faces, dtype=np.int64).reshape(-1, 3)
         check_faces(faces, len(vertices))
         if transform is not None:

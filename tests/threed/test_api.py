@@ -65,15 +65,13 @@ def test_model_over_the_api(
     paradata = {"method": "photogrammetry", "device": "Nikon D850", "units": "m"}
     saved = client.put(
         f"/api/records/{record_id}/models/paradata",
-        params={"file": representation["file"]},
-        json=paradata,
+        json={"file": representation["file"], "paradata": paradata},
     )
     assert saved.status_code == 200, saved.text
     assert saved.json()["paradata"] == paradata
     bad = client.put(
         f"/api/records/{record_id}/models/paradata",
-        params={"file": representation["file"]},
-        json={"method": "guessing"},
+        json={"file": representation["file"], "paradata": {"method": "guessing"}},
     )
     assert bad.status_code == 422
 

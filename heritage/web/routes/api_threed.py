@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, File, Query, Response, UploadFile, status
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from heritage.errors import InvalidInput, NotFound
@@ -79,16 +80,21 @@ def process_model(
     return model_json(runtime, identity, record_id, service.model(identity, record_id, file))
 
 
+class ParadataUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    file: str = Field(min_length=1, max_length=1000, description="The model's file")
+    paradata: Paradata
+
+
 @router.put("/api/records/{record_id}/models/paradata", responses=NOT_FOUND)
 def put_paradata(
     record_id: str,
-    file: FileQuery,
-    paradata: Paradata,
+    body: ParadataUpdate,
     runtime: RuntimeDep,
     identity: allowed("records.update"),
 ) -> dict[str, Any]:
     """Replace the model's paradata (how it was made); the quality report follows."""
-    item = ThreeDService(runtime).set_paradata(identity, record_id, file, paradata)
+    item = ThreeDService(runtime).set_paradata(identity, record_id, body.file, body.paradata)
     return model_json(runtime, identity, record_id, item)
 
 
