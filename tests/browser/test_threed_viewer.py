@@ -105,6 +105,16 @@ def test_mask_is_drawn_and_measured(admin_page, live_server, worker, axe_source)
     assert 0 < distance < 1  # a mask: centimetres apart, in metres
     page.get_by_label("Lighting").select_option("raking")
     page.wait_for_timeout(300)
+    # a screenshot is the canvas as a PNG download; full screen shows the viewer alone
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Screenshot").click()
+    shot = Path(download.value.path()).read_bytes()
+    assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 10_000
+    page.get_by_role("button", name="Full screen").click()
+    page.wait_for_function("document.fullscreenElement?.matches('[data-threed-viewer]')")
+    page.keyboard.press("Escape")
+    page.evaluate("document.fullscreenElement && document.exitFullscreen()")
+
     # the page with its viewer, analysis, quality report and paradata form: no serious
     # or critical accessibility violations
     serious = [
