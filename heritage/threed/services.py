@@ -277,7 +277,10 @@ class ThreeDService:
         from heritage.threed.loading import ModelRejected
 
         view = self.records.get(actor, record_uuid)
-        representation = _representation(view, path)
+        try:
+            representation = _representation(view, path)
+        except NotFound:
+            return {"status": "gone"}  # removed from the record while the job waited
         with self.runtime.database.session() as session:
             row = session.scalar(
                 select(ThreeDModel).where(
@@ -286,7 +289,7 @@ class ThreeDService:
                 )
             )
             if row is None:
-                raise NotFound(f"No 3D model '{path}' in this record")
+                return {"status": "gone"}
             row_id, form = row.id, row.format
         key = self.records.store.encryption_key(view.workspace_slug)
         tmp_root = self.runtime.settings.resolved_data_dir / "tmp"

@@ -191,3 +191,5 @@ def test_removing_a_model_removes_its_parts(
     names = {item.logical_path for item in stored.files}
     assert not names & {representation.file, *representation.parts}
     assert service.models(owner, record_uuid) == []
+    # a job that was still waiting for the removed model ends quietly
+    assert service.process(owner, record_uuid, representation.file) == {"status": "gone"}
