@@ -75,3 +75,12 @@ def test_processing_renders_framed_thumbnails(models: Path, tmp_path: Path, rela
         assert rows.min() > 0 and columns.min() > 0 and rows.max() < size - 1
     with Image.open(result.files["turntable"].path) as turntable:
         assert turntable.n_frames == 8
+
+
+def test_point_cloud_processing_draws_its_thumbnails(shared_data: Path, tmp_path: Path) -> None:
+    result = processing.run(shared_data / "pointcloud/las/simple.laz", "laz", tmp_path)
+    assert result.analysis["point_count"] == 1065
+    assert set(result.files) == {"points-web", "thumbnail-200", "thumbnail-400", "turntable"}
+    picture = np.asarray(Image.open(result.files["thumbnail-400"].path).convert("RGB"))
+    drawn = np.abs(picture.astype(int) - 245).sum(axis=2) > 30
+    assert drawn.mean() > 0.001  # points, in their colours, on the background
