@@ -81,6 +81,8 @@ def test_mask_is_drawn_and_measured(admin_page, live_server, worker, axe_source)
     if not MASK.is_dir():
         pytest.skip(f"shared 3D data not found at {MASK}")
     page = admin_page
+    errors: list[str] = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     add_model(page, live_server, 0, list(MASK.iterdir()))
     page.wait_for_timeout(500)  # a few frames
     assert drawn_pixels(page) > 0.05
@@ -110,6 +112,8 @@ def test_mask_is_drawn_and_measured(admin_page, live_server, worker, axe_source)
         page.get_by_role("button", name="Screenshot").click()
     shot = Path(download.value.path()).read_bytes()
     assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 10_000
+    # no WebXR in headless Chromium: the AR button stays hidden
+    expect(page.locator('[data-tool="ar"]')).to_be_hidden()
     page.get_by_role("button", name="Full screen").click()
     page.wait_for_function("document.fullscreenElement?.matches('[data-threed-viewer]')")
     page.keyboard.press("Escape")
@@ -123,6 +127,7 @@ def test_mask_is_drawn_and_measured(admin_page, live_server, worker, axe_source)
         if item["impact"] in ("serious", "critical")
     ]
     assert not serious, serious
+    assert not errors, errors  # no script, CSP or loading error on the page
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.locator("[data-threed-viewer]").screenshot(path=str(SCREENSHOT))
 

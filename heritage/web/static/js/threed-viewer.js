@@ -2,10 +2,14 @@
 // Orbit and zoom, lighting presets, texture/wireframe/normals, point size for point
 // clouds, a clipping plane, measuring between two picked points in the model's
 // units, screenshots and full screen. State for tests: data-state on the figure
-// ("loading", "ready", "failed") and window.heritageViewers.
+// ("loading", "ready", "failed") and window.heritageViewers. Where the browser
+// offers WebXR augmented reality, "View in AR" places the model at its real size.
 import * as THREE from "/static/vendor/three/three.module.js";
 import { OrbitControls } from "/static/vendor/three/addons/controls/OrbitControls.js";
 import { GLTFLoader } from "/static/vendor/three/addons/loaders/GLTFLoader.js";
+
+// metres per unit of the model's coordinates (AR shows the object at its real size)
+const METRES = { m: 1, cm: 0.01, mm: 0.001, in: 0.0254, ft: 0.3048 };
 
 const LIGHTING = {
   studio: { ambient: 0.6, lights: [[1, 1, 1, 1.6], [-1, 0.5, -1, 0.6]] },
@@ -48,6 +52,7 @@ class Viewer {
     this.bindTools();
     this.resize();
     this.load(figure.dataset.modelUrl);
+    this.offerAR();
   }
 
   draw() {
@@ -208,6 +213,49 @@ class Viewer {
     this.picked = [new THREE.Vector3(...a), new THREE.Vector3(...b)];
     this.lastDistance = this.picked[0].distanceTo(this.picked[1]);
     return this.lastDistance;
+  }
+
+  async offerAR() {
+    const button = this.figure.querySelector('[data-tool="ar"]');
+    if (!button || !navigator.xr) return;
+    try {
+      if (!(await navigator.xr.isSessionSupported("immersive-ar"))) return;
+    } catch {
+      return; // a permissions policy may forbid asking
+    }
+    button.hidden = false;
+    button.addEventListener("click", () => this.startAR());
+  }
+
+  async startAR() {
+    const session = await navigator.xr.requestSession("immersive-ar", {
+      optionalFeatures: ["dom-overlay"],
+      domOverlay: { root: this.figure },
+    });
+    const saved = {
+      position: this.model.position.clone(),
+      scale: this.model.scale.clone(),
+      background: this.scene.background,
+    };
+    // real size where the units are known, else half a metre across; a metre ahead
+    const metres = METRES[this.units];
+    const scale = metres || 0.5 / (2 * this.radius);
+    const centre = this.box.getCenter(new THREE.Vector3());
+    this.model.scale.setScalar(scale);
+    this.model.position.copy(centre.multiplyScalar(-scale)).add(new THREE.Vector3(0, 0, -1));
+    this.scene.background = null;
+    this.renderer.xr.enabled = true;
+    this.renderer.xr.setReferenceSpaceType("local");
+    await this.renderer.xr.setSession(session);
+    this.renderer.setAnimationLoop(() => this.renderer.render(this.scene, this.camera));
+    session.addEventListener("end", () => {
+      this.renderer.setAnimationLoop(null);
+      this.renderer.xr.enabled = false;
+      this.model.position.copy(saved.position);
+      this.model.scale.copy(saved.scale);
+      this.scene.background = saved.background;
+      this.resize();
+    });
   }
 
   screenshot() {
