@@ -84,3 +84,39 @@ def test_point_cloud_processing_draws_its_thumbnails(shared_data: Path, tmp_path
     picture = np.asarray(Image.open(result.files["thumbnail-400"].path).convert("RGB"))
     drawn = np.abs(picture.astype(int) - 245).sum(axis=2) > 30
     assert drawn.mean() > 0.001  # points, in their colours, on the background
+
+
+def test_every_glb_made_from_the_shared_models_validates(
+    models: Path, shared_data: Path, tmp_path: Path, gltf_validator
+) -> None:
+    """Each usable shared master, of every format, made into its web derivatives; every
+    GLB is checked by the Khronos validator (one run for all)."""
+    from heritage.threed import analysis, formats
+
+    masters = [
+        path
+        for folder in (models, shared_data / "pointcloud")
+        for path in sorted(folder.rglob("*"))
+        if formats.is_master(path.name) and "invalid" not in path.name
+    ]
+    made: list[Path] = []
+    done_formats = set()
+    for number, master in enumerate(masters):
+        out = tmp_path / str(number)
+        out.mkdir()
+        form = formats.format_of(master.name) or ""
+        found = analysis.analyse(master, form)
+        if found["kind"] == "points":
+            if found["point_count"]:
+                made.append(
+                    derivatives.point_cloud_web(master, form, out, found["point_count"]).path
+                )
+        else:
+            made += [
+                item.path for item in derivatives.mesh_lods(loading.load_mesh(master, form), out)
+            ]
+        done_formats.add(master.suffix.lower())
+    assert done_formats >= {".glb", ".gltf", ".obj", ".ply", ".stl", ".e57", ".las", ".laz"}
+    reports = gltf_validator(*made)
+    failing = [report for report in reports if report["errors"]]
+    assert not failing, failing
