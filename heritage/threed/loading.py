@@ -331,15 +331,20 @@ def load_mesh(path: Path, form: str) -> MeshData:
     vertices_list, faces_list, offset = [], [], 0
     normals = colours = True
     textures: list[Texture] = []
-    for name, geometry in scene.geometry.items():
+    checked: set[str] = set()
+    # every placement of a mesh in the scene counts (a glTF may draw one mesh many times)
+    for node in scene.graph.nodes_geometry:
+        transform, name = scene.graph[node]
+        geometry = scene.geometry[name]
         if not hasattr(geometry, "faces"):
             continue
-        transform = _world_transform(scene, name)
         vertices = np.asarray(geometry.vertices, dtype=np.float64)
-        check_finite(vertices, "vertices")
         faces = np.asarray(geometry.faces, dtype=np.int64).reshape(-1, 3)
-        check_faces(faces, len(vertices))
-        if transform is not None:
+        if name not in checked:
+            check_finite(vertices, "vertices")
+            check_faces(faces, len(vertices))
+            checked.add(name)
+        if not np.allclose(transform, np.eye(4)):
             vertices = trimesh.transformations.transform_points(vertices, transform)
         vertices_list.append(vertices)
         faces_list.append(faces + offset)
@@ -347,7 +352,7 @@ def load_mesh(path: Path, form: str) -> MeshData:
         normals &= "vertex_normals" in geometry._cache
         visual = geometry.visual
         colours &= visual.kind == "vertex"
-        if form in {"gltf", "glb"}:
+        if form in {"gltf", "glb"} and name not in {t.name.split(":")[0] for t in textures}:
             textures += _textures(visual, name)
     if form == "obj":
         textures = _obj_textures(path)
@@ -374,14 +379,6 @@ def _binary_stl(path: Path, count: int) -> Any:
     vertices = data["corners"].reshape(-1, 3).astype(np.float64)
     faces = np.arange(len(vertices), dtype=np.int64).reshape(-1, 3)
     return trimesh.Trimesh(vertices, faces, process=False)
-
-
-def _world_transform(scene: Any, geometry_name: str) -> np.ndarray | None:
-    nodes = scene.graph.geometry_nodes.get(geometry_name) or []
-    if not nodes:
-        return None
-    matrix, _ = scene.graph.get(nodes[0])
-    return None if np.allclose(matrix, np.eye(4)) else matrix
 
 
 def _textures(visual: Any, name: str) -> list[Texture]:

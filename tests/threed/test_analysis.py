@@ -88,3 +88,36 @@ def test_missing_texture_is_reported(tmp_path: Path) -> None:
     found = analyse(tmp_path / "m.obj", "obj")
     assert found["missing_files"] == ["wood.png"]
     assert "'wood.png' is named by the model but missing" in found["issues"]
+
+
+def test_gltf_without_its_texture_is_analysed_and_says_so(models: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from heritage.threed import processing
+
+    source = models / "gltf" / "mask-bali-separated"
+    for name in ("mask-gltf-2.0-binary-valid.gltf", "mask-gltf-2.0-binary-valid.bin"):
+        shutil.copy(source / name, tmp_path / name)
+    master = tmp_path / "mask-gltf-2.0-binary-valid.gltf"
+    found = analyse(master, "gltf")
+    assert found["missing_files"] == ["Image_0.jpg"] and found["textures"] == []
+    assert "'Image_0.jpg' is named by the model but missing" in found["issues"]
+    (tmp_path / "out").mkdir()
+    result = processing.run(master, "gltf", tmp_path / "out")  # still shown, untextured
+    assert result.files["lod-100k"].path.is_file()
+
+
+def test_every_placement_of_a_mesh_counts(tmp_path: Path) -> None:
+    import trimesh
+
+    box = trimesh.creation.box()
+    scene = trimesh.Scene()
+    scene.add_geometry(box, geom_name="box", node_name="left")
+    moved = np.eye(4)
+    moved[0, 3] = 5.0
+    scene.add_geometry(box, geom_name="box", node_name="right", transform=moved)
+    master = tmp_path / "two.glb"
+    master.write_bytes(scene.export(file_type="glb"))
+    found = analyse(master, "glb")
+    assert found["face_count"] == 2 * len(box.faces)
+    assert found["bounding_box"]["size"][0] == pytest.approx(6.0)
