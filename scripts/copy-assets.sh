@@ -69,3 +69,21 @@ cp "$osd/openseadragon.min.js" "$dest/openseadragon/openseadragon.min.js"
 cp -r "$osd/images" "$dest/openseadragon/"
 cp node_modules/openseadragon/LICENSE.txt "$dest/openseadragon/LICENSE.txt"
 echo "==> copied openseadragon to $dest/openseadragon"
+three=node_modules/three
+[ -f "$three/build/three.module.js" ] || {
+    echo "copy-assets.sh: $three missing: run 'npm ci' first" >&2
+    exit 1
+}
+# The 3D viewer's modules. The examples import the bare name 'three', which only an
+# import map resolves, and an inline import map would need script-src 'unsafe-inline':
+# the copies name the module's path instead.
+mkdir -p "$dest/three/addons/controls" "$dest/three/addons/loaders" "$dest/three/addons/utils"
+cp "$three/build/three.module.js" "$three/build/three.core.js" "$dest/three/"
+cp "$three/LICENSE" "$dest/three/LICENSE"
+for module in controls/OrbitControls.js loaders/GLTFLoader.js utils/BufferGeometryUtils.js \
+    utils/SkeletonUtils.js; do
+    sed "s#from 'three';#from '/static/vendor/three/three.module.js';#" \
+        "$three/examples/jsm/$module" >"$dest/three/addons/$module"
+done
+version="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$three/package.json" | head -n 1)"
+echo "==> copied three ${version} to $dest/three"

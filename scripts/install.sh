@@ -12,6 +12,7 @@ APT_PACKAGES=(
     libvips-dev libmagic1
     # bench/bench_iiif.py: the vips command and the iipimage-server baseline behind nginx
     libvips-tools iipimage-server nginx
+    libegl1 libegl-mesa0 libgl1-mesa-dri  # headless 3D thumbnails (pyrender on EGL)
 )
 VENV=.venv
 PY_STAMP="$VENV/.heritage-pyproject.sha256"

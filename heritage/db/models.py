@@ -10,6 +10,7 @@ from heritage.records.batch_models import RecordBatch, RecordBatchItem
 from heritage.records.models import RecordImport, RecordImportItem, RecordRow, SavedMapping
 from heritage.search.models import SavedSearch, SearchPending, SearchState
 from heritage.store.models import PreservationEvent, StoredFile, StoredObject, WorkspaceKey
+from heritage.threed.models import ThreeDModel
 from heritage.uploads.models import Upload
 from heritage.workspaces.models import Invitation, Workspace, WorkspaceMembership
 
@@ -36,6 +37,7 @@ __all__ = [
     "SearchState",
     "StoredFile",
     "StoredObject",
+    "ThreeDModel",
     "Upload",
     "User",
     "WebSession",

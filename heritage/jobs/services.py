@@ -34,6 +34,7 @@ JOB_MODULES = [
     "heritage.records.jobs",
     "heritage.search.jobs",
     "heritage.iiif.jobs",
+    "heritage.threed.jobs",
 ]
 
 

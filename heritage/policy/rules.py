@@ -85,6 +85,8 @@ RULES: dict[str, Rule] = {
         _rule("fixity.run", _I, "Start a fixity audit or a replication to the replica now"),
         # Institutions.
         _rule("institution.list", _I, "List institutions", G.ANYONE),
+        # oEmbed answers for anyone; the record it names is checked with records.view.
+        _rule("oembed.view", _I, "Ask for the oEmbed of an embeddable viewer", G.ANYONE),
         _rule("institution.create", _I, "Create an institution"),
         _rule("institution.view", _N, "See an institution's page", G.ANYONE),
         _rule("institution.update", _N, "Edit an institution", G.INSTITUTION_ADMIN),

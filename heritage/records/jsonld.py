@@ -78,6 +78,8 @@ def _web_resource(item: Representation, base: str) -> dict[str, Any]:
     if item.file:
         node["@id"] = base + _FILE_MARK + quote(item.file, safe="/")
         node["hc:storedFile"] = item.file
+        if item.parts:
+            node["hc:storedParts"] = list(item.parts)
     else:
         node["@id"] = item.url
     if item.media_type:
@@ -92,6 +94,13 @@ def _web_resource(item: Representation, base: str) -> dict[str, Any]:
         node["ebucore:width"] = item.width
     if item.height is not None:
         node["ebucore:height"] = item.height
+    for key, value in (
+        ("edm:vertexCount", item.vertex_count),
+        ("edm:polygonCount", item.polygon_count),
+        ("edm:pointCount", item.point_count),
+    ):
+        if value is not None:
+            node[key] = value
     return node
 
 
@@ -211,6 +220,10 @@ def _read_web_resource(node: dict[str, Any], role: str, base: str) -> Representa
         iiif_service=_read_id(service),
         width=node.get("ebucore:width"),
         height=node.get("ebucore:height"),
+        vertex_count=node.get("edm:vertexCount"),
+        polygon_count=node.get("edm:polygonCount"),
+        point_count=node.get("edm:pointCount"),
+        parts=[str(part) for part in node.get("hc:storedParts") or []],
     )
 
 

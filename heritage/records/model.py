@@ -148,11 +148,21 @@ class Representation(BaseModel):
     iiif_service: str | None = Field(None, max_length=2000)
     width: int | None = Field(None, ge=0)
     height: int | None = Field(None, ge=0)
+    # Europeana's 3D properties of the web resource (edm:vertexCount, edm:polygonCount,
+    # edm:pointCount), written by the analysis of a 3D model (heritage.threed)
+    vertex_count: int | None = Field(None, ge=0)
+    polygon_count: int | None = Field(None, ge=0)
+    point_count: int | None = Field(None, ge=0)
+    # Other stored files that make one representation with ``file``: a glTF's buffers
+    # and images, an OBJ's material library and textures (paths in the stored object).
+    parts: list[str] = Field(default_factory=list, max_length=2000)
 
     @model_validator(mode="after")
     def _one_location(self) -> Representation:
         if bool(self.file) == bool(self.url):
             raise ValueError("a representation is either a stored file or an external URL")
+        if self.parts and not self.file:
+            raise ValueError("only a stored file has parts")
         return self
 
 

@@ -523,6 +523,7 @@ class RecordService:
     ) -> dict[str, FileSource]:
         stored: dict[str, FileSource] = {}
         named = {item.file for item in record.representations if item.file}
+        named |= {part for item in record.representations for part in item.parts}
         for name, source in (files or {}).items():
             path = media_path(name)
             if path not in named:
@@ -711,6 +712,9 @@ class RecordService:
         kept = [item for item in current.record.representations if item.file != full]
         if len(kept) == len(current.record.representations):
             raise NotFound(f"No file '{path}' in this record")
+        # the parts of a representation (a model's textures, buffers) leave with it
+        removed = next(item for item in current.record.representations if item.file == full)
+        gone = {full, *removed.parts}
         updated = current.record.model_copy(update={"representations": kept})
         return self.update(
             actor,
@@ -718,7 +722,7 @@ class RecordService:
             updated,
             base_version=base_version,
             message=f"Removed {full}",
-            remove_files=frozenset({full[len(MEDIA_FOLDER) :]}),
+            remove_files=frozenset(name[len(MEDIA_FOLDER) :] for name in gone),
             action="records.delete",
             audit_action="record.detach",
         )

@@ -30,11 +30,13 @@ OPENSEADRAGON_STYLE = "sha256-9xTiqzfwFaL2SGb1rmr8gysEwVVjIvqWAgmZgqFqpEE="
 
 def content_security_policy(image_origins: frozenset[str] = frozenset()) -> str:
     """The pages' policy; ``image_origins`` (``https://host``) may serve images and
-    image information too: the IIIF servers of remote images a record page shows."""
+    image information too: the IIIF servers of remote images a record page shows, the
+    search page's map tiles. ``blob:`` lets the 3D viewer's glTF loader show the
+    textures a GLB carries inside it."""
     remote = "".join(f" {origin}" for origin in sorted(image_origins))
     return (
-        f"default-src 'self'; img-src 'self' data:{remote}; "
-        + (f"connect-src 'self'{remote}; " if remote else "")
+        f"default-src 'self'; img-src 'self' data: blob:{remote}; "
+        f"connect-src 'self' blob:{remote}; "
         # the one <style> OpenSeadragon injects (the record page's viewer), by its hash
         + f"style-src 'self' '{OPENSEADRAGON_STYLE}'; script-src 'self'; "
         "frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
@@ -46,6 +48,16 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
     "Content-Security-Policy": content_security_policy(),
+}
+# The embeddable 3D viewer (/embed/...) may be framed by any site; nothing else may.
+EMBED_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: blob:; connect-src 'self' blob:; "
+        "style-src 'self'; script-src 'self'; "
+        "frame-ancestors *; form-action 'self'; base-uri 'self'"
+    ),
+    # frame-ancestors above decides; an empty X-Frame-Options keeps DENY from being added
+    "X-Frame-Options": "",
 }
 
 

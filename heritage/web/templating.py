@@ -33,7 +33,17 @@ def _datetime(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _number(value: float | int | None) -> str:
+    """A number as the page's language writes it (100,000 · 100.000 · 100 000)."""
+    from babel.numbers import format_decimal
+
+    if value is None:
+        return ""
+    return format_decimal(value, format="#,##0.######", locale=i18n.current_language.get())
+
+
 templates.env.filters["datetime"] = _datetime
+templates.env.filters["number"] = _number
 templates.env.globals["version"] = __version__
 templates.env.globals["language_names"] = i18n.LANGUAGE_NAMES
 templates.env.globals["field_label"] = i18n.field_label

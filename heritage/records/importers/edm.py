@@ -64,6 +64,12 @@ ENTITY_TYPES = {
 _PROXY_ONLY = {"edm:europeanaProxy", "ore:proxyFor", "ore:proxyIn", "ore:lineage", "edm:year"}
 _LANG_FREE = {"language"}  # CODE fields: a language tag on a language code is noise
 _MIME = "ebucore:hasMimeType"
+# Europeana's 3D properties of a web resource (metis-schema, MET-6682)
+_COUNTS_3D = {
+    "edm:vertexCount": "vertex_count",
+    "edm:polygonCount": "polygon_count",
+    "edm:pointCount": "point_count",
+}
 
 
 def _mime_like(text: str) -> bool:
@@ -276,6 +282,10 @@ class _Mapping:
                     number = self.number(child, int)
                     if number is not None and number >= 0:
                         data[name.split(":")[1]] = number
+                elif name in _COUNTS_3D:
+                    number = self.number(child, int)
+                    if number is not None and number >= 0:
+                        data[_COUNTS_3D[name]] = number
                 elif name == "edm:rights":
                     data["rights"] = self.uri(child)
                 elif name == "svcs:has_service":

@@ -8,12 +8,13 @@ with who saved it and when, never a lost update.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from heritage.accounts.identity import Identity
 from heritage.errors import InvalidInput
 from heritage.iiif.services import image_identifier, is_image
 from heritage.records.diff import FieldChange
@@ -21,11 +22,14 @@ from heritage.records.jsonld import MEDIA_TYPE
 from heritage.records.model import Record, Representation
 from heritage.records.models import RecordStatus
 from heritage.records.services import MEDIA_FOLDER, RecordService, RecordView
+from heritage.runtime import Runtime
 from heritage.store.services import PreservationService
+from heritage.threed.services import ThreeDService
 from heritage.web.bodies import spooled_body
 from heritage.web.deps import RuntimeDep, allowed
 from heritage.web.downloads import file_response
 from heritage.web.schemas import Output
+from heritage.web.threed_view import models_json
 
 router = APIRouter(tags=["records"])
 NOT_FOUND = {404: {"description": "Not found"}}
@@ -44,6 +48,8 @@ class ProblemOut(BaseModel):
 
 class RepresentationOut(Representation):
     links: dict[str, str] = Field(default_factory=dict)
+    # a 3D model's analysis, derivatives, thumbnails, paradata and quality (threed_view.py)
+    model: dict[str, Any] | None = None
 
 
 class RecordOut(Output):
@@ -130,8 +136,11 @@ def record_links(record_uuid: str) -> dict[str, str]:
     }
 
 
-def _representations(view: RecordView) -> list[RepresentationOut]:
+def _representations(
+    view: RecordView, models: dict[str, dict[str, Any]] | None = None
+) -> list[RepresentationOut]:
     items = []
+    models = models or {}
     for item in view.record.representations:
         links: dict[str, str] = {}
         if item.file:
@@ -142,11 +151,15 @@ def _representations(view: RecordView) -> list[RepresentationOut]:
                 links["iiif_info"] = f"/iiif/3/{image_identifier(view.uuid, item.file)}/info.json"
         elif item.url:
             links["external"] = item.url
-        items.append(RepresentationOut(**item.model_dump(), links=links))
+        model = models.get(item.file or "")
+        if model is not None:
+            links["viewer"] = model["viewer"]
+            links["oembed"] = model["oembed"]
+        items.append(RepresentationOut(**item.model_dump(), links=links, model=model))
     return items
 
 
-def record_out(view: RecordView) -> RecordOut:
+def record_out(view: RecordView, models: dict[str, dict[str, Any]] | None = None) -> RecordOut:
     row = view.row
     links = record_links(view.uuid) | {
         "jsonld": f"/api/records/{view.uuid}/versions/{row.head_version}",
@@ -168,14 +181,16 @@ def record_out(view: RecordView) -> RecordOut:
         updated_by=row.updated_by,
         problems=[ProblemOut(**problem.to_json()) for problem in view.problems],
         record=view.record,
-        representations=_representations(view),
+        representations=_representations(view, models),
         links=links,
     )
 
 
-def _respond(view: RecordView, response: Response) -> RecordOut:
+def _respond(
+    view: RecordView, response: Response, runtime: Runtime, identity: Identity
+) -> RecordOut:
     response.headers["ETag"] = f'"{view.version}"'
-    return record_out(view)
+    return record_out(view, models_json(runtime, identity, view.uuid))
 
 
 def _base_version(given: str | None, if_match: str | None) -> str | None:
@@ -252,7 +267,7 @@ def create_record(
         identity, workspace_slug, body.record, message=body.message
     )
     response.headers["Location"] = f"/api/records/{view.uuid}"
-    return _respond(view, response)
+    return _respond(view, response, runtime, identity)
 
 
 # -- one record --------------------------------------------------------------------------------
@@ -262,7 +277,7 @@ def create_record(
 def get_record(
     record_id: str, response: Response, runtime: RuntimeDep, identity: allowed("records.view")
 ) -> RecordOut:
-    return _respond(RecordService(runtime).get(identity, record_id), response)
+    return _respond(RecordService(runtime).get(identity, record_id), response, runtime, identity)
 
 
 @router.put(
@@ -286,7 +301,7 @@ def update_record(
     view = RecordService(runtime).update(
         identity, record_id, body.record, base_version=base, message=body.message
     )
-    return _respond(view, response)
+    return _respond(view, response, runtime, identity)
 
 
 @router.delete(
@@ -304,7 +319,7 @@ def delete_record(
     view = RecordService(runtime).delete(
         identity, record_id, message=message, base_version=_base_version(None, if_match)
     )
-    return _respond(view, response)
+    return _respond(view, response, runtime, identity)
 
 
 @router.get(
@@ -364,7 +379,7 @@ def revert_record(
     view = RecordService(runtime).revert(
         identity, record_id, body.version, base_version=body.base_version
     )
-    return _respond(view, response)
+    return _respond(view, response, runtime, identity)
 
 
 # -- files -------------------------------------------------------------------------------------
@@ -423,7 +438,7 @@ async def put_file(
         )
     finally:
         prepared.discard()
-    return _respond(updated, response)
+    return _respond(updated, response, runtime, identity)
 
 
 @router.delete(
@@ -439,4 +454,5 @@ def delete_file(
     identity: allowed("records.delete"),
 ) -> RecordOut:
     view = RecordService(runtime).detach_file(identity, record_id, file_path)
-    return _respond(view, response)
+    ThreeDService(runtime).prune(identity, view.uuid)  # a removed 3D model's derivatives
+    return _respond(view, response, runtime, identity)

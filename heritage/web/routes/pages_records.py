@@ -24,6 +24,7 @@ from heritage.records.rights import RIGHTS_CHOICES
 from heritage.records.services import MEDIA_FOLDER, RecordService, RecordView
 from heritage.runtime import Runtime
 from heritage.store.services import PreservationService
+from heritage.threed.services import ThreeDService
 from heritage.web.context import content_security_policy
 from heritage.web.deps import RuntimeDep, allowed
 from heritage.web.downloads import file_response
@@ -41,6 +42,7 @@ from heritage.web.record_form import (
     representation_values,
 )
 from heritage.web.routes.api_imports import receive_upload
+from heritage.web.routes.pages_threed import page_models, unprocessed_models
 from heritage.web.routes.pages_workspaces import _workspace_context
 from heritage.web.templating import render
 from heritage.workspaces.services import WorkspaceService
@@ -141,6 +143,9 @@ def _base(
         "deleted": _("The record was deleted. Its earlier versions are kept."),
         "attached": _("The file was attached as a new version."),
         "removed": _("The file was removed. Earlier versions still hold it."),
+        "model-added": _("The 3D model was added as a new version; its analysis has started."),
+        "model-processing": _("The 3D model is being analysed again."),
+        "paradata-saved": _("The paradata was saved."),
     }
     context["notice"] = notices.get(request.query_params.get("notice", ""), context["notice"])
     context.update(
@@ -228,6 +233,8 @@ def _record_page(
         ),
         upload_limit=min(SMALL_FILE_BYTES, runtime.settings.upload_max_bytes),
         **_image_states(runtime, identity, view),
+        threed_models=page_models(runtime, identity, view.uuid),
+        threed_unprocessed=unprocessed_models(view),
     )
     response = render(request, "records/detail.html", context, status_code=status_code)
     if context["remote_origins"]:
@@ -436,7 +443,10 @@ def remove_file(
     base_version: Annotated[str | None, Form(pattern=VERSION_PATTERN, max_length=10)] = None,
 ) -> Response:
     try:
-        RecordService(runtime).detach_file(identity, record_id, path, base_version=base_version)
+        view = RecordService(runtime).detach_file(
+            identity, record_id, path, base_version=base_version
+        )
+        ThreeDService(runtime).prune(identity, view.uuid)  # a removed 3D model's derivatives
     except (InvalidInput, Conflict, NotFound) as error:
         return _record_page(
             request, runtime, identity, record_id, message=error.detail, status_code=error.status

@@ -16,7 +16,7 @@ from heritage.search.documents import FACETS
 from heritage.search.params import to_pairs
 from heritage.search.saved import SavedSearchService
 from heritage.search.services import SearchParams, SearchResult, SearchService
-from heritage.web.context import SECURITY_HEADERS
+from heritage.web.context import content_security_policy
 from heritage.web.deps import RuntimeDep, allowed
 from heritage.web.forms import field_errors
 from heritage.web.i18n import N_
@@ -106,12 +106,11 @@ def _base(pairs: list[tuple[str, str]], *names: str) -> str:
 
 def _content_security_policy(tiles: str) -> str:
     """The site's policy, with the base map's tile server allowed to send images."""
-    policy = SECURITY_HEADERS["Content-Security-Policy"]
     parts = urlsplit(tiles)
     if parts.scheme in ("http", "https") and parts.netloc:
         origin = f"{parts.scheme}://{parts.netloc.replace('{s}.', '*.')}"
-        policy = policy.replace("img-src 'self' data:", f"img-src 'self' data: {origin}")
-    return policy
+        return content_security_policy(frozenset({origin}))
+    return content_security_policy()
 
 
 @router.get("/search")
