@@ -83,6 +83,7 @@ def test_no_input_causes_a_server_error(
         "import_id": world.imports["alpha"],
         "batch_id": getattr(world, "batches", {}).get("alpha", "0" * 36),
         "version": "v1",
+        "saved_id": people["admin"].saved_search_id,
         "image_id": world.images["alpha"],
         "region": "full",
         "size": "max",

@@ -85,7 +85,7 @@ def test_saved_searches_through_the_api_and_the_pages(
     client = TestClient(create_app(search_runtime))
     headers = {"Authorization": f"Bearer {person.token}"}
     made = client.post(
-        "/api/search/saved", json={"name": "Mills", "query": "q=mill&type=IMAGE"}, headers=headers
+        "/api/search/saved", json={"name": "Mills", "search": "q=mill&type=IMAGE"}, headers=headers
     )
     assert made.status_code == 201, made.text
     body = made.json()
@@ -93,7 +93,7 @@ def test_saved_searches_through_the_api_and_the_pages(
     listed = client.get("/api/search/saved", headers=headers).json()
     assert "Mills" in {item["name"] for item in listed}
     bad = client.post(
-        "/api/search/saved", json={"name": "x", "query": "sort=sideways"}, headers=headers
+        "/api/search/saved", json={"name": "x", "search": "sort=sideways"}, headers=headers
     )
     assert bad.status_code == 422 and "sort" in bad.text
     client.cookies.set(SESSION_COOKIE, person.session)

@@ -260,7 +260,8 @@ def export_json(
 class SavedSearchIn(BaseModel):
     model_config = {"extra": "forbid"}
     name: str = Field(min_length=1, max_length=200)
-    query: str = Field(
+    # not "query": error locations name the request's parts so (body, query, path)
+    search: str = Field(
         max_length=4000, description="The search as a query string: q=...&type=IMAGE&..."
     )
     alert: StrictBool = True
@@ -269,7 +270,7 @@ class SavedSearchIn(BaseModel):
 class SavedSearchOut(BaseModel):
     id: int
     name: str
-    query: str
+    search: str
     alert: bool
     new_matches: int
     seen_at: datetime
@@ -281,7 +282,7 @@ def saved_out(saved: SavedSearchView) -> SavedSearchOut:
     return SavedSearchOut(
         id=saved.id,
         name=saved.name,
-        query=saved.query,
+        search=saved.query,
         alert=saved.alert,
         new_matches=saved.new_matches,
         seen_at=saved.seen_at,
@@ -302,7 +303,7 @@ def create_saved(
     body: SavedSearchIn, runtime: RuntimeDep, identity: allowed("search.save")
 ) -> SavedSearchOut:
     """Keep a search; with ``alert``, its new matches are counted for the dashboard."""
-    saved = SavedSearchService(runtime).create(identity, body.name, body.query, alert=body.alert)
+    saved = SavedSearchService(runtime).create(identity, body.name, body.search, alert=body.alert)
     return saved_out(saved)
 
 
