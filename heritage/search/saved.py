@@ -8,7 +8,7 @@ the owner may not see, nor one they lost access to since saving the search.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import structlog
@@ -132,15 +132,13 @@ class SavedSearchService:
             owner = identity_of(user, "alert")
             try:
                 params = from_query_string(saved.query)
-                params = params.__class__(
-                    **{
-                        **params.__dict__,
-                        # changed after the millisecond it was opened in
-                        "changed_since": int(saved.seen_at.timestamp() * 1000) + 1,
-                        "limit": 1,
-                        "facets": (),
-                        "histogram": False,
-                    }
+                params = replace(
+                    params,
+                    # changed after the millisecond it was opened in
+                    changed_since=int(saved.seen_at.timestamp() * 1000) + 1,
+                    limit=1,
+                    facets=(),
+                    histogram=False,
                 )
                 found = search.search(owner, params).total
             except InvalidInput as error:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -159,9 +160,7 @@ def _all_hits(
     while sent < EXPORT_LIMIT:
         page = service.search(
             identity,
-            SearchParams(
-                **{**params.__dict__, "cursor": cursor, "limit": EXPORT_PAGE, "facets": ()}
-            ),
+            replace(params, cursor=cursor, limit=EXPORT_PAGE, facets=(), histogram=False),
         )
         for hit in page.hits:
             yield hit
