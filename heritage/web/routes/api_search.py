@@ -313,7 +313,7 @@ def create_saved(
     response_class=Response,
 )
 def delete_saved(
-    saved_id: Annotated[int, Path(ge=1, le=2**31)],
+    saved_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     runtime: RuntimeDep,
     identity: allowed("search.save"),
 ) -> Response:

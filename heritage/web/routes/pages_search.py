@@ -233,7 +233,7 @@ def save_search(
 
 @router.get("/search/saved/{saved_id}")
 def open_saved_search(
-    saved_id: Annotated[int, Path(ge=1, le=2**31)],
+    saved_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     runtime: RuntimeDep,
     identity: allowed("search.save"),
 ) -> Response:
@@ -243,7 +243,7 @@ def open_saved_search(
 
 @router.post("/search/saved/{saved_id}/delete")
 def delete_saved_search(
-    saved_id: Annotated[int, Path(ge=1, le=2**31)],
+    saved_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     runtime: RuntimeDep,
     identity: allowed("search.save"),
 ) -> Response:
