@@ -20,8 +20,8 @@ private ones of which the searching person belongs to one.
   p95 <= 150 ms on PostgreSQL.
 
 ``HERITAGE_BENCH_RECORDS`` (default 1,000,000), ``HERITAGE_BENCH_QUERIES``
-(default 300), ``HERITAGE_BENCH_DIR``; ``HERITAGE_BENCH_SEARCH_PG=0`` leaves out
-the PostgreSQL run; ``HERITAGE_BENCH_KEEP=DIR`` keeps the embedded run's
+(default 300), ``HERITAGE_BENCH_DIR``; ``HERITAGE_BENCH_SEARCH_ENGINES``
+(default ``tantivy,postgresql``) chooses the engines; ``HERITAGE_BENCH_KEEP=DIR`` keeps the embedded run's
 instance in DIR and uses it again (writing a million records takes minutes).
 """
 
@@ -342,10 +342,13 @@ def main() -> int:
             )
         )
     results = []
+    engines = os.environ.get("HERITAGE_BENCH_SEARCH_ENGINES", "tantivy,postgresql").split(",")
     try:
-        met, fts5 = measure(base / "tantivy", "tantivy", None, count, queries, None)
-        results.append(met)
-        if os.environ.get("HERITAGE_BENCH_SEARCH_PG", "1") != "0":
+        fts5 = None
+        if "tantivy" in engines:
+            met, fts5 = measure(base / "tantivy", "tantivy", None, count, queries, None)
+            results.append(met)
+        if "postgresql" in engines:
             from heritage.testing.services import running_postgres
 
             with running_postgres(base / "postgres") as url:
