@@ -21,8 +21,9 @@ private ones of which the searching person belongs to one.
 
 ``HERITAGE_BENCH_RECORDS`` (default 1,000,000), ``HERITAGE_BENCH_QUERIES``
 (default 300), ``HERITAGE_BENCH_DIR``; ``HERITAGE_BENCH_SEARCH_ENGINES``
-(default ``tantivy,postgresql``) chooses the engines; ``HERITAGE_BENCH_KEEP=DIR`` keeps the embedded run's
-instance in DIR and uses it again (writing a million records takes minutes).
+(default ``tantivy,postgresql``) chooses the engines; ``HERITAGE_BENCH_KEEP=DIR``
+keeps the embedded run's instance in DIR and uses it again (writing a million
+records takes minutes).
 """
 
 from __future__ import annotations
