@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -209,12 +209,14 @@ class SearchService:
 
     # -- searching -------------------------------------------------------------------
 
-    def search(self, actor: Identity, params: SearchParams) -> SearchResult:
-        params = params.checked()
-        workspaces = self.visible_workspaces(actor)
-        offset = _decode_cursor(params.cursor, params.sort)
-        parsed = query.parse(params.q)
-        request = SearchRequest(
+    @staticmethod
+    def _request(
+        params: SearchParams,
+        workspaces: dict[int, Workspace],
+        parsed: query.Node | None,
+        offset: int = 0,
+    ) -> SearchRequest:
+        return SearchRequest(
             query=parsed,
             workspaces=frozenset(workspaces),
             filters={name: values for name, values in params.filters.items() if values},
@@ -230,7 +232,13 @@ class SearchService:
             facet_size=params.facet_size,
             histogram=params.histogram,
         )
-        found: SearchHits = self.backend.search(request)
+
+    def search(self, actor: Identity, params: SearchParams) -> SearchResult:
+        params = params.checked()
+        workspaces = self.visible_workspaces(actor)
+        offset = _decode_cursor(params.cursor, params.sort)
+        parsed = query.parse(params.q)
+        found: SearchHits = self.backend.search(self._request(params, workspaces, parsed, offset))
         hits = self._hits(found.hits, workspaces, parsed)
         end = offset + len(found.hits)
         return SearchResult(
@@ -244,6 +252,22 @@ class SearchService:
             if offset > 0
             else None,
         )
+
+    def all_hits(
+        self, actor: Identity, params: SearchParams, limit: int, page: int = 100
+    ) -> Iterator[SearchHit]:
+        """Every hit of the search in its order, at most ``limit`` (exports). The
+        viewable workspaces are decided once, for the whole run."""
+        params = replace(params.checked(), limit=page, facets=(), histogram=False)
+        workspaces = self.visible_workspaces(actor)
+        parsed = query.parse(params.q)
+        offset = 0
+        while offset < limit:
+            found = self.backend.search(self._request(params, workspaces, parsed, offset))
+            yield from self._hits(found.hits, workspaces, parsed)[: limit - offset]
+            offset += len(found.hits)
+            if not found.hits or offset >= found.total:
+                return
 
     def _hits(
         self, uuids: list[str], workspaces: dict[int, Workspace], parsed: query.Node | None
@@ -330,15 +354,7 @@ class SearchService:
     ) -> list[Location]:
         params = params.checked()
         workspaces = self.visible_workspaces(actor)
-        request = SearchRequest(
-            query=query.parse(params.q),
-            workspaces=frozenset(workspaces),
-            filters=params.filters,
-            years=(params.year_from, params.year_to)
-            if params.year_from is not None or params.year_to is not None
-            else None,
-            bbox=params.bbox,
-        )
+        request = self._request(params, workspaces, query.parse(params.q))
         return self.backend.locations(request, limit)
 
     def suggest(self, actor: Identity, prefix: str, limit: int = 8) -> list[str]:

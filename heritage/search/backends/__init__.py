@@ -90,9 +90,6 @@ class SearchBackend(Protocol):
     def suggest(self, prefix: str, workspaces: frozenset[int], limit: int) -> list[str]:
         """Titles, creators and subjects of visible records that start with ``prefix``."""
 
-    def count(self) -> int:
-        """Documents in the index (all workspaces: for administrators and the CLI)."""
-
     def clear(self) -> None:
         """Remove every document (a rebuild starts here)."""
 

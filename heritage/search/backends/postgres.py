@@ -290,11 +290,6 @@ class PostgresBackend:
     def close(self) -> None:
         pass
 
-    def count(self) -> int:
-        with self.engine.begin() as connection:
-            self._setup(connection)
-            return int(connection.execute(text(f"SELECT count(*) FROM {TABLE}")).scalar() or 0)
-
     def _where(self, compiler: _Compiler, request: SearchRequest, skip: str | None = None) -> str:
         conditions = [f"d.workspace_id = ANY({compiler.param(sorted(request.workspaces))})"]
         for name, values in request.filters.items():

@@ -176,9 +176,6 @@ class TantivyBackend:
         index.reload()  # see what other processes committed
         return index.searcher()
 
-    def count(self) -> int:
-        return self._searcher().num_docs
-
     def _term(self, node: Term) -> tantivy.Query:
         schema = self.schema
         if node.field is not None:

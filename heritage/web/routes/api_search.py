@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -19,6 +18,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, StrictBool
 
 from heritage.accounts.identity import Identity
+from heritage.runtime import Runtime
 from heritage.search.saved import SavedSearchService, SavedSearchView
 from heritage.search.services import SearchHit, SearchParams, SearchResult, SearchService
 from heritage.web.deps import RuntimeDep, allowed
@@ -151,25 +151,6 @@ def locations(
     }
 
 
-def _all_hits(
-    service: SearchService, identity: Identity, params: SearchParams
-) -> Iterator[SearchHit]:
-    """Every hit of the search, page by page (at most EXPORT_LIMIT)."""
-    cursor = None
-    sent = 0
-    while sent < EXPORT_LIMIT:
-        page = service.search(
-            identity,
-            replace(params, cursor=cursor, limit=EXPORT_PAGE, facets=(), histogram=False),
-        )
-        for hit in page.hits:
-            yield hit
-            sent += 1
-        cursor = page.next_cursor
-        if cursor is None:
-            return
-
-
 def _cell(value: str) -> str:
     # A cell a spreadsheet would run as a formula is written as text.
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
@@ -225,18 +206,29 @@ def _json_rows(hits: Iterator[SearchHit]) -> Iterator[bytes]:
     yield b"]\n"
 
 
+def _export(
+    runtime: Runtime,
+    identity: Identity,
+    params: SearchParams,
+    rows: Callable[[Iterator[SearchHit]], Iterator[bytes]],
+    media_type: str,
+    filename: str,
+) -> StreamingResponse:
+    hits = SearchService(runtime).all_hits(identity, params, EXPORT_LIMIT, EXPORT_PAGE)
+    return StreamingResponse(
+        rows(hits),
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 @router.get("/api/search/export.csv", response_class=StreamingResponse)
 def export_csv(
     runtime: RuntimeDep, identity: allowed("search"), params: Params
 ) -> StreamingResponse:
     """The search's hits (up to 100,000) as CSV, one record per row."""
-    service = SearchService(runtime)
-    params.checked()
-    return StreamingResponse(
-        _csv_rows(_all_hits(service, identity, params)),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="search.csv"'},
-    )
+    params.checked()  # a bad parameter is a 422 before the download starts
+    return _export(runtime, identity, params, _csv_rows, "text/csv; charset=utf-8", "search.csv")
 
 
 @router.get("/api/search/export.json", response_class=StreamingResponse)
@@ -244,13 +236,8 @@ def export_json(
     runtime: RuntimeDep, identity: allowed("search"), params: Params
 ) -> StreamingResponse:
     """The search's hits (up to 100,000) as a JSON array, as ``/api/search`` shows them."""
-    service = SearchService(runtime)
     params.checked()
-    return StreamingResponse(
-        _json_rows(_all_hits(service, identity, params)),
-        media_type="application/json",
-        headers={"Content-Disposition": 'attachment; filename="search.json"'},
-    )
+    return _export(runtime, identity, params, _json_rows, "application/json", "search.json")
 
 
 # -- saved searches -----------------------------------------------------------------
