@@ -33,6 +33,7 @@ JOB_MODULES = [
     "heritage.store.maintenance",
     "heritage.records.jobs",
     "heritage.search.jobs",
+    "heritage.search.saved",  # the hourly count of saved searches' new matches
     "heritage.iiif.jobs",
     "heritage.threed.jobs",
 ]

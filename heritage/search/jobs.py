@@ -20,7 +20,3 @@ def sync_search(runtime: Runtime) -> object:
     from heritage.search.indexing import SearchIndexer
 
     return SearchIndexer(runtime).sync()
-
-
-# The hourly count of saved searches' new matches registers itself with the ticks.
-import heritage.search.saved  # noqa: E402, F401
