@@ -12,7 +12,7 @@ from typing import Any
 
 from heritage.threed import analysis as analysing
 from heritage.threed import derivatives, loading, thumbnails
-from heritage.threed.derivatives import Derivative, tool
+from heritage.threed.derivatives import UNCOMPRESSED_SUFFIX, Derivative, tool
 
 
 @dataclass
@@ -51,11 +51,15 @@ def run(master: Path, form: str, out: Path) -> Processed:
         report = analysing.mesh_report(mesh, form)
         result = Processed(report)
         started = result.lap("analysis", started)
+        compressing = 0.0
         for made in derivatives.mesh_lods(mesh, out):
             result.files[made.name] = made
+            compressing += made.compression_seconds
+        result.seconds["compression"] = round(compressing, 3)  # part of "derivatives"
         started = result.lap("derivatives", started)
-        # the smallest level of detail is drawn: the thumbnail cannot show more
-        smallest = min(result.files.values(), key=lambda item: item.faces or 0)
+        # the smallest level of detail is drawn (the thumbnail cannot show more), from its
+        # uncompressed copy: trimesh reads no Draco
+        smallest = next(f for n, f in result.files.items() if n.endswith(UNCOMPRESSED_SUFFIX))
         shown = trimesh.load(str(smallest.path), force="scene")
         kind = "mesh"
     provenance = {"tools": [tool("pyrender"), tool("PyOpenGL"), tool("pillow")]}

@@ -17,7 +17,7 @@ def test_child_result_comes_back(models: Path, tmp_path: Path) -> None:
     result = isolated.run(models / "stl/stl_binary/Star.stl", "stl", tmp_path)
     assert result.analysis["face_count"] == 68
     assert result.files["lod-100k"].path.is_file()
-    assert set(result.seconds) == {"analysis", "derivatives", "thumbnails"}
+    assert set(result.seconds) == {"analysis", "derivatives", "compression", "thumbnails"}
 
 
 def test_rejection_in_the_child(tmp_path: Path) -> None:

@@ -72,11 +72,18 @@ def test_gltf_set_is_one_representation_analysed_and_derived(
     main = folder / "cube-gltf-2.0_separated-unmodified-valid.gltf"
     assert item.row.master_sha256 == hashlib.sha256(main.read_bytes()).hexdigest()
     files_made = item.row.derivatives["files"]
-    assert set(files_made) == {"lod-100k", "thumbnail-200", "thumbnail-400", "turntable"}
+    assert set(files_made) == {
+        "lod-100k",
+        "lod-100k-uncompressed",
+        "thumbnail-200",
+        "thumbnail-400",
+        "turntable",
+    }
     assert all(entry["encrypted"] is (workspace == "alpha") for entry in files_made.values())
     glb, media_type = service.derivative(owner, record_uuid, representation.file, "lod-100k")
     assert media_type == "model/gltf-binary" and glb[:4] == b"glTF"
     assert files_made["lod-100k"]["provenance"]["tools"][0]["name"] == "trimesh"
+    assert b"KHR_draco_mesh_compression" in glb[:4096]  # the viewer's level is compressed
     png, _ = service.derivative(owner, record_uuid, representation.file, "thumbnail-200")
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     # an encrypted workspace keeps no plaintext derivative on disk
