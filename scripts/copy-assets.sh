@@ -80,10 +80,17 @@ three=node_modules/three
 mkdir -p "$dest/three/addons/controls" "$dest/three/addons/loaders" "$dest/three/addons/utils"
 cp "$three/build/three.module.js" "$three/build/three.core.js" "$dest/three/"
 cp "$three/LICENSE" "$dest/three/LICENSE"
-for module in controls/OrbitControls.js loaders/GLTFLoader.js utils/BufferGeometryUtils.js \
-    utils/SkeletonUtils.js; do
+for module in controls/OrbitControls.js loaders/GLTFLoader.js loaders/DRACOLoader.js \
+    utils/BufferGeometryUtils.js utils/SkeletonUtils.js; do
     sed "s#from 'three';#from '/static/vendor/three/three.module.js';#" \
         "$three/examples/jsm/$module" >"$dest/three/addons/$module"
 done
+# The Draco decoder the levels of detail need (KHR_draco_mesh_compression), served from
+# here, never from a CDN: the glTF build, WebAssembly with its pure-JS fallback.
+mkdir -p "$dest/three/draco"
+cp "$three/examples/jsm/libs/draco/gltf/draco_decoder.js" \
+    "$three/examples/jsm/libs/draco/gltf/draco_decoder.wasm" \
+    "$three/examples/jsm/libs/draco/gltf/draco_wasm_wrapper.js" \
+    "$three/examples/jsm/libs/draco/README.md" "$dest/three/draco/"
 version="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$three/package.json" | head -n 1)"
 echo "==> copied three ${version} to $dest/three"

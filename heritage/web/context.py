@@ -28,18 +28,27 @@ log = structlog.get_logger("heritage.web")
 OPENSEADRAGON_STYLE = "sha256-9xTiqzfwFaL2SGb1rmr8gysEwVVjIvqWAgmZgqFqpEE="
 
 
-def content_security_policy(image_origins: frozenset[str] = frozenset()) -> str:
+# What the 3D viewer's Draco decoder (three.js DRACOLoader) needs and no more: compiling
+# WebAssembly (not eval of strings), and a worker made from a blob: of its own script.
+THREED_SCRIPTS = "'wasm-unsafe-eval'; worker-src 'self' blob:"
+
+
+def content_security_policy(
+    image_origins: frozenset[str] = frozenset(), *, threed_viewer: bool = False
+) -> str:
     """The pages' policy; ``image_origins`` (``https://host``) may serve images and
     image information too: the IIIF servers of remote images a record page shows, the
     search page's map tiles. ``blob:`` lets the 3D viewer's glTF loader show the
-    textures a GLB carries inside it."""
+    textures a GLB carries inside it. ``threed_viewer``: the page shows the 3D viewer,
+    whose Draco decoder compiles WebAssembly in a worker it starts from a ``blob:``."""
     remote = "".join(f" {origin}" for origin in sorted(image_origins))
     return (
         f"default-src 'self'; img-src 'self' data: blob:{remote}; "
         f"connect-src 'self' blob:{remote}; "
         # the one <style> OpenSeadragon injects (the record page's viewer), by its hash
-        + f"style-src 'self' '{OPENSEADRAGON_STYLE}'; script-src 'self'; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+        + f"style-src 'self' '{OPENSEADRAGON_STYLE}'; script-src 'self'"
+        + (f" {THREED_SCRIPTS}" if threed_viewer else "")
+        + "; frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
     )
 
 
@@ -53,7 +62,7 @@ SECURITY_HEADERS = {
 EMBED_SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data: blob:; connect-src 'self' blob:; "
-        "style-src 'self'; script-src 'self'; "
+        f"style-src 'self'; script-src 'self' {THREED_SCRIPTS}; "
         "frame-ancestors *; form-action 'self'; base-uri 'self'"
     ),
     # frame-ancestors above decides; an empty X-Frame-Options keeps DENY from being added

@@ -35,6 +35,9 @@ def test_add_a_model_and_its_paradata_through_the_page(
     editor = signed_in(heritage_app, "editor")
     page = editor.get(f"/records/{record_uuid}")
     assert "Add a 3D model" in page.text
+    # a page without the 3D viewer may not compile WebAssembly nor start blob: workers
+    assert "wasm-unsafe-eval" not in page.headers["Content-Security-Policy"]
+    assert "worker-src" not in page.headers["Content-Security-Policy"]
     folder = models / "obj" / "cube-with-mtl"
     files = [("files", (path.name, path.read_bytes())) for path in sorted(folder.iterdir())]
     added = editor.post(f"/records/{record_uuid}/models", files=files, follow_redirects=False)
@@ -43,6 +46,12 @@ def test_add_a_model_and_its_paradata_through_the_page(
     text = html.unescape(page.text)
     assert "The 3D model was added as a new version" in text
     assert "cube-obj-1.0-unmodified-unknown.obj" in text and "data-threed-viewer" in text
+    # the viewer decodes Draco (WebAssembly in a worker from a blob:), nothing broader
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:;" in policy
+    assert "unsafe-eval'" not in policy.replace("'wasm-unsafe-eval'", "")
+    assert "unsafe-inline" not in policy
+    assert "data-fallback-url=" in text and "name=lod-100k-uncompressed" in text
     assert "Watertight" in text and "Quality report:" in text
     assert "the units of the coordinates: measurements have no scale" in text
 

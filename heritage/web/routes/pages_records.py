@@ -237,10 +237,11 @@ def _record_page(
         threed_unprocessed=unprocessed_models(view),
     )
     response = render(request, "records/detail.html", context, status_code=status_code)
-    if context["remote_origins"]:
-        # the viewer reads remote images from their own IIIF servers
+    if context["remote_origins"] or context["threed_models"]:
+        # the viewer reads remote images from their own IIIF servers; the 3D viewer
+        # decodes its Draco-compressed models with WebAssembly
         response.headers["Content-Security-Policy"] = content_security_policy(
-            context["remote_origins"]
+            context["remote_origins"], threed_viewer=bool(context["threed_models"])
         )
     return response
 

@@ -4,9 +4,21 @@
 // units, screenshots and full screen. State for tests: data-state on the figure
 // ("loading", "ready", "failed") and window.heritageViewers. Where the browser
 // offers WebXR augmented reality, "View in AR" places the model at its real size.
+// The levels of detail are Draco-compressed: three.js's decoder, served from our own
+// /static (WebAssembly in a worker); a browser that cannot decode gets the
+// uncompressed smallest level (data-fallback-url) instead.
 import * as THREE from "/static/vendor/three/three.module.js";
 import { OrbitControls } from "/static/vendor/three/addons/controls/OrbitControls.js";
+import { DRACOLoader } from "/static/vendor/three/addons/loaders/DRACOLoader.js";
 import { GLTFLoader } from "/static/vendor/three/addons/loaders/GLTFLoader.js";
+
+const DRACO_DECODER = "/static/vendor/three/draco/";
+let dracoLoader = null; // one decoder (and its workers) for every viewer on the page
+
+function gltfLoader() {
+  if (!dracoLoader) dracoLoader = new DRACOLoader().setDecoderPath(DRACO_DECODER);
+  return new GLTFLoader().setDRACOLoader(dracoLoader);
+}
 
 // metres per unit of the model's coordinates (AR shows the object at its real size)
 const METRES = { m: 1, cm: 0.01, mm: 0.001, in: 0.0254, ft: 0.3048 };
@@ -81,11 +93,20 @@ class Viewer {
 
   load(url) {
     this.say(this.figure.dataset.textLoading);
-    new GLTFLoader().load(
+    gltfLoader().load(
       url,
-      (gltf) => this.show(gltf.scene),
+      (gltf) => {
+        this.figure.dataset.shownUrl = url; // which file is drawn, for the tests
+        this.show(gltf.scene);
+      },
       undefined,
       (error) => {
+        const fallback = this.figure.dataset.fallbackUrl;
+        if (fallback && url !== fallback && !this.model) {
+          console.warn("compressed model not shown, loading the uncompressed one:", error);
+          this.load(fallback);
+          return;
+        }
         this.figure.dataset.state = "failed";
         this.say(`${this.figure.dataset.textFailed} ${error.message || error}`);
       },
