@@ -17,6 +17,7 @@ from tests.browser.test_accessibility import run_axe
 ROOT = Path(__file__).resolve().parents[2]
 MASK = ROOT.parent / "shared" / "data" / "3d" / "gltf" / "mask-bali-separated"
 LAZ = ROOT.parent / "shared" / "data" / "pointcloud" / "las" / "simple.laz"
+SPOT = ROOT.parent / "shared" / "data" / "3d" / "obj" / "spot"
 SCREENSHOT = ROOT / "test-results" / "threed-viewer.png"
 BACKGROUND = (243, 243, 243)
 
@@ -150,3 +151,35 @@ def test_point_cloud_is_drawn_with_its_point_size(admin_page, live_server, worke
     page.get_by_label("Point size").fill("8")
     page.wait_for_timeout(300)
     assert drawn_pixels(page) > 3 * small
+
+
+def test_draco_compressed_model_is_decoded_and_drawn(admin_page, live_server, worker) -> None:
+    """The level of detail the viewer opens is Draco-compressed; three.js's decoder,
+    served from /static under the page's CSP, decodes it and the model is drawn. A
+    browser that cannot fetch the decoder gets the uncompressed level instead."""
+    if not SPOT.is_dir():
+        pytest.skip(f"shared 3D data not found at {SPOT}")
+    page = admin_page
+    errors: list[str] = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    decoder: list[str] = []
+    page.on("request", lambda request: "/draco/" in request.url and decoder.append(request.url))
+    add_model(page, live_server, 2, [path for path in SPOT.iterdir() if path.suffix != ".txt"])
+    figure = page.locator("[data-threed-viewer]")
+    shown = figure.get_attribute("data-shown-url")
+    assert "name=lod-100k" in shown and "uncompressed" not in shown
+    glb = page.request.get(shown).body()
+    assert b"KHR_draco_mesh_compression" in glb[:4096]
+    assert any(url.endswith("draco_decoder.wasm") for url in decoder), decoder
+    assert all(url.startswith(live_server.base_url) for url in decoder)  # ours, not a CDN
+    page.wait_for_timeout(500)
+    assert drawn_pixels(page) > 0.05
+    assert not errors, errors  # no CSP refusal of the WebAssembly or the worker
+
+    # without the decoder the viewer falls back to the uncompressed level
+    page.route("**/static/vendor/three/draco/**", lambda route: route.abort())
+    page.reload()
+    expect(figure).to_have_attribute("data-state", "ready", timeout=30_000)
+    assert "name=lod-100k-uncompressed" in figure.get_attribute("data-shown-url")
+    page.wait_for_timeout(500)
+    assert drawn_pixels(page) > 0.05
