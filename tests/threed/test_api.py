@@ -51,6 +51,15 @@ def test_model_over_the_api(
     assert model["units"] == "m"
     assert set(model["thumbnails"]) == {"200", "400", "turntable"}
     assert "lod-100k" in model["derivatives"]
+    # the viewer's level is Draco-compressed, said with its tool and parameters; the
+    # uncompressed level is listed beside it for clients without a decoder
+    compressed = model["derivatives"]["lod-100k"]
+    assert compressed["provenance"]["compression"]["extension"] == "KHR_draco_mesh_compression"
+    assert compressed["provenance"]["compression"]["position_quantization_bits"] == 14
+    assert "DracoPy" in {tool["name"] for tool in compressed["provenance"]["tools"]}
+    plain = model["derivatives"]["lod-100k-uncompressed"]
+    assert "compression" not in plain["provenance"]
+    assert compressed["bytes"] < plain["bytes"] and compressed["faces"] == plain["faces"]
     assert model["quality"]["layers"]["file_data"] > 0.5
     assert representation["links"]["viewer"] == model["viewer"]
 
