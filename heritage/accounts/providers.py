@@ -102,6 +102,11 @@ def register_external_provider(provider: ExternalSignInProvider) -> None:
     EXTERNAL_PROVIDERS[provider.name] = provider
 
 
+def presented(credentials: Credentials) -> bool:
+    """Whether the request carries a credential some resolver takes (else: anonymous)."""
+    return any(resolver.applies(credentials) for resolver in CREDENTIAL_RESOLVERS)
+
+
 def resolve(runtime: Runtime, credentials: Credentials) -> Identity | None:
     for resolver in CREDENTIAL_RESOLVERS:
         if resolver.applies(credentials):

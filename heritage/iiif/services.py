@@ -27,8 +27,8 @@ from heritage.errors import InvalidInput, NotFound
 from heritage.iiif import derive, image_api, presentation, tiles
 from heritage.iiif.files import ACCESS_COPY, DerivativeFiles, thumbnail_name
 from heritage.iiif.models import DerivativeStatus, ImageDerivative
-from heritage.iiif.targets import forget_image_facts, image_facts
-from heritage.policy import Target, require
+from heritage.iiif.targets import forget_image_facts, image_facts, kept_image_facts
+from heritage.policy import Target, decide, require
 from heritage.records.model import Record
 from heritage.records.models import RecordRow
 from heritage.runtime import Runtime
@@ -288,6 +288,23 @@ class ImageService:
             facts, slug, public = image_facts(session, identifier)
             role = workspace_role(session, actor, facts["workspace_id"])
         require(actor, "images.view", Target(workspace_role=role, workspace_public=public))
+        return self._view(facts, slug, public)
+
+    def kept_image(self, actor: Identity, identifier: str) -> ImageView | None:
+        """The image as :meth:`image` gives it to someone not signed in, from what this
+        process keeps: no database, so it may run on the event loop. None when nothing
+        is kept, the actor is signed in (roles are always read afresh) or the policy
+        says no (:meth:`image` then says why)."""
+        kept = kept_image_facts(identifier)
+        if kept is None or actor.user_id is not None:
+            return None
+        facts, slug, public = kept
+        target = Target(workspace_role=None, workspace_public=public)
+        if not decide(actor, "images.view", target).allowed:
+            return None
+        return self._view(facts, slug, public)
+
+    def _view(self, facts: dict[str, Any], slug: str, public: bool) -> ImageView:
         row = ImageDerivative(**facts)  # detached: what serving needs, not the metadata
         return ImageView(row, slug, public, self._files(row))
 
@@ -345,19 +362,8 @@ class ImageService:
     ) -> tuple[bytes, str]:
         """The encoded image and its media type; :class:`InvalidInput` for a bad request."""
         self._ready(view)
-        row = view.row
-        assert row.width is not None and row.height is not None
         try:
-            request = image_api.parse(
-                region,
-                size,
-                rotation,
-                quality_format,
-                width=row.width,
-                height=row.height,
-                max_area=self.runtime.settings.iiif_max_area,
-                max_width=MAX_DIMENSION,
-            )
+            request = self._parse(view, region, size, rotation, quality_format)
         except image_api.BadImageRequest as error:
             raise InvalidInput.on("iiif", str(error)) from None
         # stored thumbnails and tiles are on disk already: only what is rendered is cached
@@ -368,6 +374,36 @@ class ImageService:
             data = self._render(view, request)
             view.files.cache(request.cache_key, data)
         return data, request.media_type
+
+    def stored_tile(
+        self, view: ImageView, region: str, size: str, rotation: str, quality_format: str
+    ) -> bytes | None:
+        """The answer when the request is for one of the access copy's stored tiles as it
+        is stored; None for anything else (:meth:`render` answers, or says what is wrong).
+        Reads a few kilobytes and decodes nothing: fit for the event loop."""
+        if not view.ready or not view.files.exists(ACCESS_COPY):
+            return None
+        try:
+            request = self._parse(view, region, size, rotation, quality_format)
+        except image_api.BadImageRequest:
+            return None
+        return self._stored_tile(view, request)
+
+    def _parse(
+        self, view: ImageView, region: str, size: str, rotation: str, quality_format: str
+    ) -> image_api.ImageRequest:
+        row = view.row
+        assert row.width is not None and row.height is not None
+        return image_api.parse(
+            region,
+            size,
+            rotation,
+            quality_format,
+            width=row.width,
+            height=row.height,
+            max_area=self.runtime.settings.iiif_max_area,
+            max_width=MAX_DIMENSION,
+        )
 
     def _thumbnail(self, view: ImageView, request: image_api.ImageRequest) -> bytes | None:
         """The stored thumbnail, when the request asks for exactly it."""

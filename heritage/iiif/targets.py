@@ -61,6 +61,14 @@ def image_facts(session: Session, identifier: str) -> Facts:
     return facts
 
 
+def kept_image_facts(identifier: str) -> Facts | None:
+    """What :func:`image_facts` would answer, if this process still keeps it (no query)."""
+    now = time.monotonic()
+    with _lock:
+        kept = _facts.get(identifier)
+    return kept[1] if kept is not None and kept[0] > now else None
+
+
 def forget_image_facts() -> None:
     """Drop what this process keeps (after changing an image's row)."""
     with _lock:

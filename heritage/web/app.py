@@ -15,6 +15,7 @@ from heritage.logs import configure_logging
 from heritage.runtime import Runtime
 from heritage.web.context import RequestContextMiddleware
 from heritage.web.errors import install_error_handlers
+from heritage.web.image_tiles import StoredTileShortcut
 from heritage.web.routes import (
     api_accounts,
     api_batch,
@@ -167,5 +168,7 @@ def create_app(runtime: Runtime | None = None, settings: Settings | None = None)
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # the last added is the outermost: the context is bound before the tile shortcut runs
+    app.add_middleware(StoredTileShortcut, runtime=runtime)
     app.add_middleware(RequestContextMiddleware, runtime=runtime)
     return app

@@ -7,9 +7,10 @@ import uuid
 
 import structlog
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from heritage.accounts import providers
 from heritage.accounts.identity import ANONYMOUS, Identity
@@ -100,18 +101,32 @@ def set_session_cookie(response: Response, runtime: Runtime, secret: str) -> Non
     )
 
 
-class RequestContextMiddleware(BaseHTTPMiddleware):
-    def __init__(self, app: object, runtime: Runtime) -> None:
-        super().__init__(app)  # type: ignore[arg-type]
+class RequestContextMiddleware:
+    """Binds the request id, identity, language and CSRF cookie to each HTTP request, adds
+    the security headers to its answer and logs it.
+
+    Plain ASGI rather than Starlette's ``BaseHTTPMiddleware``: that one runs every
+    request through a task group and memory streams, which cost more than a tile request
+    itself; answers are also passed on as they come (downloads stream unbuffered).
+    """
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
         self.runtime = runtime
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
         request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
         request.state.request_id = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
-        if request.url.path.startswith("/static/") or request.url.path in ("/health",):
-            identity = ANONYMOUS
+        credentials = Credentials(headers=request.headers, cookies=request.cookies)
+        path = scope["path"]
+        if path.startswith("/static/") or path == "/health" or not providers.presented(credentials):
+            identity = ANONYMOUS  # nothing to look up: no trip to a worker thread
         else:
             identity = await run_in_threadpool(resolve_identity, self.runtime, request)
         request.state.identity = identity
@@ -136,30 +151,43 @@ class RequestContextMiddleware(BaseHTTPMiddleware):
         if language not in SUPPORTED_LANGUAGES:
             language = self.runtime.settings.default_language
         request.state.language = language
+        status = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
+                for header, value in SECURITY_HEADERS.items():
+                    headers.setdefault(header, value)
+                if new_csrf_cookie:
+                    headers.append("set-cookie", self._csrf_cookie_header(new_csrf_cookie))
+            await send(message)
+
         token = current_language.set(language)
         try:
-            response = await call_next(request)
+            await self.app(scope, receive, send_with_headers)
         finally:
             current_language.reset(token)
-        response.headers["X-Request-ID"] = request_id
-        for header, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(header, value)
-        if new_csrf_cookie:
-            response.set_cookie(
-                csrf.CSRF_COOKIE,
-                new_csrf_cookie,
-                httponly=True,
-                samesite="strict",
-                secure=self.runtime.settings.secure_cookies,
-                path="/",
+            log.info(
+                "request",
+                method=request.method,
+                path=loggable_path(path),
+                status=status,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+                user=identity.user_id,
             )
-        log.info(
-            "request",
-            method=request.method,
-            path=loggable_path(request.url.path),
-            status=response.status_code,
-            ms=round((time.perf_counter() - started) * 1000, 1),
-            user=identity.user_id,
+            structlog.contextvars.unbind_contextvars("request_id")
+
+    def _csrf_cookie_header(self, value: str) -> str:
+        carrier = Response()  # Starlette's cookie formatting, as routes' own cookies have
+        carrier.set_cookie(
+            csrf.CSRF_COOKIE,
+            value,
+            httponly=True,
+            samesite="strict",
+            secure=self.runtime.settings.secure_cookies,
+            path="/",
         )
-        structlog.contextvars.unbind_contextvars("request_id")
-        return response
+        return carrier.headers["set-cookie"]

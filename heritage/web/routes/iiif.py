@@ -32,7 +32,7 @@ PUBLIC_TILE_AGE = 30 * 24 * 3600
 PUBLIC_INFO_AGE = 24 * 3600
 
 
-def _headers(request: Request, view: ImageView, tag: str, max_age: int) -> dict[str, str]:
+def image_headers(request: Request, view: ImageView, tag: str, max_age: int) -> dict[str, str]:
     # The request middleware sets a CSRF cookie on answers to requests without one; a
     # shared cache must never hand that cookie to others, so such answers stay private.
     shared = view.public and csrf.CSRF_COOKIE in request.cookies
@@ -45,11 +45,16 @@ def _headers(request: Request, view: ImageView, tag: str, max_age: int) -> dict[
     }
 
 
-def _not_modified(request: Request, headers: dict[str, str]) -> Response | None:
+def not_modified(request: Request, headers: dict[str, str]) -> Response | None:
     given = request.headers.get("if-none-match", "")
     if headers["ETag"] in {part.strip().removeprefix("W/") for part in given.split(",")}:
         return Response(status_code=304, headers=headers)
     return None
+
+
+def request_tag(view: ImageView, *segments: str) -> str:
+    """An image request's ETag: the master's digest and the request as asked."""
+    return hashlib.sha256(f"{view.etag}/{'/'.join(segments)}".encode()).hexdigest()[:32]
 
 
 def _unavailable(error: ImageNotReady) -> Response:
@@ -88,8 +93,8 @@ def image_information(
         document = service.info(view, _base(request, image_id))
     except ImageNotReady as error:
         return _unavailable(error)
-    headers = _headers(request, view, f"{view.etag}-info", PUBLIC_INFO_AGE)
-    if (unchanged := _not_modified(request, headers)) is not None:
+    headers = image_headers(request, view, f"{view.etag}-info", PUBLIC_INFO_AGE)
+    if (unchanged := not_modified(request, headers)) is not None:
         return unchanged
     wants_ld = "application/ld+json" in request.headers.get("accept", "")
     return Response(
@@ -113,12 +118,11 @@ def image_request(
     """A region of the image, scaled, turned and encoded as asked (IIIF Image API 3.0)."""
     service = ImageService(runtime)
     view = service.image(identity, image_id)
-    tag = hashlib.sha256(
-        f"{view.etag}/{region}/{size}/{rotation}/{quality_format}".encode()
-    ).hexdigest()[:32]
-    headers = _headers(request, view, tag, PUBLIC_TILE_AGE)
+    headers = image_headers(
+        request, view, request_tag(view, region, size, rotation, quality_format), PUBLIC_TILE_AGE
+    )
     try:
-        if (unchanged := _not_modified(request, headers)) is not None:
+        if (unchanged := not_modified(request, headers)) is not None:
             return unchanged
         data, media_type = service.render(view, region, size, rotation, quality_format)
     except ImageNotReady as error:
