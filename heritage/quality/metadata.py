@@ -144,7 +144,7 @@ def language_finding(record: Record) -> Finding:
             level,
             N_(
                 "{tagged} of the {present} properties whose language counts have a value "
-                "with a language ({percent}%)."
+                "with a language ({percent} per cent)."
             ),
             hint,
             tagged=len(tagged),
@@ -159,7 +159,7 @@ def language_finding(record: Record) -> Finding:
         level,
         N_(
             "{tagged} of the {present} properties whose language counts have a value with a "
-            "language ({percent}%)."
+            "language ({percent} per cent)."
         ),
         tagged=len(tagged),
         present=len(present),
