@@ -32,6 +32,7 @@ from heritage.policy import Target, decide, require
 from heritage.records.model import Record
 from heritage.records.models import RecordRow
 from heritage.runtime import Runtime
+from heritage.search import outbox as search_outbox
 from heritage.store.models import StoredFile, StoredObject
 from heritage.workspaces.models import Workspace
 from heritage.workspaces.services import workspace_role
@@ -278,6 +279,8 @@ class ImageService:
                 for name, value in values.items():
                     setattr(row, name, value)
                 row.status, row.error = DerivativeStatus.READY, None
+            # the record's content tier reads the image's size: search indexes it again
+            search_outbox.queue(session, [row.record_uuid])
             session.commit()
         forget_image_facts()
 

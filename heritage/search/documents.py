@@ -77,6 +77,8 @@ FACETS = (
     "rights",
     "media",
     "status",
+    "content_tier",
+    "metadata_tier",
 )
 MAX_FACET_VALUE = 200
 MAX_BODY_WORDS = 5_000
@@ -246,8 +248,10 @@ def build_document(
     status: str,
     updated_at: datetime | None,
     language: str = "en",
+    tiers: tuple[int, str] | None = None,
 ) -> SearchDocument:
-    """The search document of a record's canonical JSON ``data``."""
+    """The search document of a record's canonical JSON ``data``; ``tiers``: its
+    content and metadata tier (:mod:`heritage.quality`), None when not assessed."""
     entities = {item["id"]: item for item in data.get("entities", ()) if "id" in item}
     record_language = _record_language(data, language)
     title = (
@@ -317,6 +321,9 @@ def build_document(
     facets["rights"] = [category.value if category else "unknown"]
     facets["media"] = media_kinds(data)
     facets["status"] = [status]
+    if tiers is not None:
+        facets["content_tier"] = [str(tiers[0])]
+        facets["metadata_tier"] = [tiers[1]]
 
     date_texts = [
         text

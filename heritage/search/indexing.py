@@ -18,15 +18,22 @@ from multiprocessing import get_context
 from typing import Any
 
 import orjson
+import structlog
+from pydantic import ValidationError
 from sqlalchemy import Text, cast, delete, func, select, text
 
 from heritage.db.base import utcnow
+from heritage.quality.media import MediaFacts, load_media_facts
+from heritage.quality.tiers import assess
+from heritage.records.model import Record
 from heritage.records.models import RecordRow
 from heritage.runtime import Runtime
 from heritage.search.backends import preparer
 from heritage.search.documents import SearchDocument, build_document
 from heritage.search.models import SearchPending, SearchState
 from heritage.workspaces.models import Workspace
+
+log = structlog.get_logger(__name__)
 
 SYNC_BATCH = 1_000
 # A request that saved a record waits at most this long for a busy index writer.
@@ -37,8 +44,9 @@ REBUILD_STATE = "rebuild"
 PARALLEL_FROM = 20_000
 MAX_WORKERS = 4
 
-# (id, uuid, workspace id, institution id, data as JSON text, status, updated at)
-RawRow = tuple[int, str, int, int | None, str, str, datetime]
+# (id, uuid, workspace id, institution id, data as JSON text, status, updated at,
+# the media facts of heritage.quality.media in plain form)
+RawRow = tuple[int, str, int, int | None, str, str, datetime, Any]
 
 
 @dataclass
@@ -47,13 +55,35 @@ class SyncReport:
     removed: int = 0
 
 
+def record_tiers(data: dict[str, Any], media: Any) -> tuple[int, str] | None:
+    """The record's content and metadata tier; None for data that is not a record
+    (rows are written from validated records, so only a bug leads there)."""
+    try:
+        record = Record.model_validate(data)
+    except ValidationError:
+        log.warning("record data not valid, tiers not indexed", identifier=data.get("identifier"))
+        return None
+    tiers = assess(record, MediaFacts.from_plain(media))
+    return tiers.content, tiers.metadata
+
+
 def documents_of(rows: Sequence[RawRow], language: str) -> list[SearchDocument]:
-    return [
-        build_document(
-            uuid, workspace_id, institution_id, orjson.loads(data), status, updated_at, language
+    documents = []
+    for _id, uuid, workspace_id, institution_id, text_data, status, updated_at, media in rows:
+        data = orjson.loads(text_data)
+        documents.append(
+            build_document(
+                uuid,
+                workspace_id,
+                institution_id,
+                data,
+                status,
+                updated_at,
+                language,
+                record_tiers(data, media),
+            )
         )
-        for _id, uuid, workspace_id, institution_id, data, status, updated_at in rows
-    ]
+    return documents
 
 
 def prepare_rows(backend: str, language: str, rows: Sequence[RawRow]) -> list[Any]:
@@ -97,11 +127,21 @@ class SearchIndexer:
         )
         if limit is not None:
             query = query.limit(limit)
+        rows = session.execute(query).all()
+        # the tiers need the images' sizes and the 3D analyses: one query per batch
+        facts = load_media_facts(session, [row[1] for row in rows])
         return [
-            (row_id, uuid, workspace_id, institution_id, data, status.value, updated_at)
-            for row_id, uuid, workspace_id, institution_id, data, status, updated_at in (
-                session.execute(query)
+            (
+                row_id,
+                uuid,
+                workspace_id,
+                institution_id,
+                data,
+                status.value,
+                updated_at,
+                facts[uuid].to_plain() if uuid in facts else None,
             )
+            for row_id, uuid, workspace_id, institution_id, data, status, updated_at in rows
         ]
 
     @staticmethod

@@ -38,6 +38,15 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
         session.info[_CHANGED] = True
 
 
+def queue(session: Session, record_uuids: list[str]) -> None:
+    """Name records whose search document changes without their row changing (their
+    images' sizes or 3D analyses, which their tiers read), in ``session``'s
+    transaction; they are indexed after its commit like any other change."""
+    if record_uuids:
+        session.add_all(SearchPending(record_uuid=uuid) for uuid in sorted(set(record_uuids)))
+        session.info[_CHANGED] = True
+
+
 def install(database: Database, on_commit: Callable[[], None]) -> None:
     """Write the outbox in ``database``'s sessions and call ``on_commit`` after a
     commit that wrote to it."""

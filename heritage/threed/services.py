@@ -34,6 +34,7 @@ from heritage.jobs.services import JobService
 from heritage.records.model import Representation
 from heritage.records.services import MEDIA_FOLDER, RecordService, RecordView, media_path
 from heritage.runtime import Runtime
+from heritage.search import outbox as search_outbox
 from heritage.store.crypto.stream import decrypt_stream, encrypt_bytes
 from heritage.threed import formats
 from heritage.threed.models import ModelStatus, ThreeDModel
@@ -407,6 +408,8 @@ class ThreeDService:
             row.analysis = values.get("analysis", {})
             row.derivatives = values.get("derivatives", {})
             row.updated_at = utcnow()
+            # the record's content tier reads the analysis: search indexes it again
+            search_outbox.queue(session, [row.record_uuid])
             session.commit()
 
 

@@ -177,3 +177,28 @@ def test_import_through_the_api_with_a_report(contributor: TestClient) -> None:
     items = contributor.get(changed.json()["links"]["items"], params={"problems": "true"}).json()
     problem = next(p for p in items["items"][0]["problems"] if p["field"] == "rights")
     assert CC0 in problem["hint"]
+
+
+def test_record_json_carries_its_tiers(contributor: TestClient) -> None:
+    created = contributor.post("/api/workspaces/alpha/records", json={"record": RECORD})
+    assert created.status_code == 201, created.text
+    tiers = created.json()["tiers"]
+    # IMAGE with a landing page and no image: content tier 0; CC0 allows tier 4
+    assert tiers["content"] == 0
+    media, licence = tiers["content_criteria"]
+    assert media["code"] == "content.media" and media["level"] == "0"
+    assert "100,000 pixels" in media["hint"]
+    assert licence == {
+        "code": "content.licence",
+        "level": "4",
+        "message": "The rights allow open reuse: the content tier is at most 4.",
+        "hint": "",
+    }
+    # both properties whose language counts have one (title, type): C; one enabling
+    # element (dc:type): A
+    codes = {item["code"]: item for item in tiers["metadata_criteria"]}
+    assert codes["metadata.language"]["level"] == "C"
+    assert codes["metadata.enabling"]["level"] == "A" and codes["metadata.enabling"]["hint"]
+    assert tiers["metadata"] == "A"
+    read = contributor.get(f"/api/records/{created.json()['id']}")
+    assert read.json()["tiers"] == tiers

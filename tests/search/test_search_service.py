@@ -269,3 +269,32 @@ def test_changes_are_searchable_at_once_and_deletions_vanish(
     service.delete(SYSTEM, records["watch"], base_version=None)
     assert find(search_runtime, SYSTEM, "schutterij") == []
     assert SearchIndexer(search_runtime).pending() == 0
+
+
+def test_publishing_tier_facets(
+    search_runtime: Runtime, search_world: World, records: dict[str, str]
+) -> None:
+    service = SearchService(search_runtime)
+    result = service.search(SYSTEM, SearchParams(q="windmill OR nachtwache OR matejko"))
+    facets = {
+        name: {value.value: value.count for value in values}
+        for name, values in result.facets.items()
+    }
+    # no record has a landing page or an image of known size; the 3D one links a model
+    # without technical metadata: content tier 0 for all
+    assert facets["content_tier"] == {"0": 4}
+    assert sum(facets["metadata_tier"].values()) == 4
+    # the Night Watch: languages on 2 of 4 properties, creator + medium + spatial in
+    # 3 groups, one complete class (the place): B on every criterion
+    assert find(search_runtime, SYSTEM, filters={"metadata_tier": ("B",)}) == [records["watch"]]
+    # a larger linked image lifts the record to content tier 4 once it is indexed again
+    view = RecordService(search_runtime).get(SYSTEM, records["watch"])
+    image = Representation(url="https://img.example/watch.jpg", width=1200, height=800)
+    RecordService(search_runtime).update(
+        SYSTEM,
+        records["watch"],
+        view.record.model_copy(update={"representations": [image]}),
+        base_version=view.version,
+    )
+    SearchIndexer(search_runtime).sync()
+    assert find(search_runtime, SYSTEM, filters={"content_tier": ("4",)}) == [records["watch"]]

@@ -63,6 +63,11 @@ _DDL = [
         suggest text[] NOT NULL,
         suggest_words tsvector NOT NULL
     )""",
+    # facets added after the table was first made (their values come with `heritage reindex`)
+    *(
+        f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS f_{name} text[] NOT NULL DEFAULT '{{}}'"
+        for name in ("content_tier", "metadata_tier")
+    ),
     f"CREATE INDEX IF NOT EXISTS {TABLE}_terms ON {TABLE} USING gin (terms)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_fterms ON {TABLE} USING gin (fterms)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_facets ON {TABLE} USING gin (facet_keys)",

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 # Bump when the schema or the analysis changes: an index of another format is
 # rebuilt by `heritage reindex` (searches answer 503 until then).
-FORMAT = 1
+FORMAT = 2  # 2: the content_tier and metadata_tier facets
 TOKENIZER = "heritage_spaces"
 GROUP_BOOST = {"title": 4.0, "agents": 2.5, "context": 1.5, "body": 1.0}
 EXACT_BONUS = 1.25  # the word as written ranks above its other forms

@@ -17,6 +17,8 @@ from starlette.concurrency import run_in_threadpool
 from heritage.accounts.identity import Identity
 from heritage.errors import InvalidInput
 from heritage.iiif.services import image_identifier, is_image
+from heritage.quality.services import QualityService
+from heritage.quality.tiers import Tiers
 from heritage.records.diff import FieldChange
 from heritage.records.jsonld import MEDIA_TYPE
 from heritage.records.model import Record, Representation
@@ -52,6 +54,23 @@ class RepresentationOut(Representation):
     model: dict[str, Any] | None = None
 
 
+class FindingOut(BaseModel):
+    code: str
+    level: str
+    message: str
+    hint: str = ""
+
+
+class TiersOut(BaseModel):
+    """Europeana's publishing tiers: content 0-4, metadata 0, A, B or C, and each
+    criterion's level, reason and hint (``docs/tiers.md``)."""
+
+    content: int
+    metadata: str
+    content_criteria: list[FindingOut]
+    metadata_criteria: list[FindingOut]
+
+
 class RecordOut(Output):
     id: str
     workspace: str
@@ -64,6 +83,7 @@ class RecordOut(Output):
     updated_at: datetime
     updated_by: str | None
     problems: list[ProblemOut]
+    tiers: TiersOut | None = None
     record: Record
     representations: list[RepresentationOut]
     links: dict[str, str]
@@ -159,7 +179,11 @@ def _representations(
     return items
 
 
-def record_out(view: RecordView, models: dict[str, dict[str, Any]] | None = None) -> RecordOut:
+def record_out(
+    view: RecordView,
+    models: dict[str, dict[str, Any]] | None = None,
+    tiers: Tiers | None = None,
+) -> RecordOut:
     row = view.row
     links = record_links(view.uuid) | {
         "jsonld": f"/api/records/{view.uuid}/versions/{row.head_version}",
@@ -180,6 +204,7 @@ def record_out(view: RecordView, models: dict[str, dict[str, Any]] | None = None
         updated_at=row.updated_at,
         updated_by=row.updated_by,
         problems=[ProblemOut(**problem.to_json()) for problem in view.problems],
+        tiers=TiersOut(**tiers.to_json()) if tiers is not None else None,
         record=view.record,
         representations=_representations(view, models),
         links=links,
@@ -190,7 +215,9 @@ def _respond(
     view: RecordView, response: Response, runtime: Runtime, identity: Identity
 ) -> RecordOut:
     response.headers["ETag"] = f'"{view.version}"'
-    return record_out(view, models_json(runtime, identity, view.uuid))
+    return record_out(
+        view, models_json(runtime, identity, view.uuid), QualityService(runtime).tiers(view)
+    )
 
 
 def _base_version(given: str | None, if_match: str | None) -> str | None:

@@ -18,6 +18,7 @@ from starlette.responses import RedirectResponse, Response
 
 from heritage.accounts.identity import Identity
 from heritage.errors import Conflict, InvalidInput, NotFound
+from heritage.quality.services import QualityService
 from heritage.records.fields import EDM_TYPES, FIELDS, ValueKind
 from heritage.records.models import RecordStatus
 from heritage.records.rights import RIGHTS_CHOICES
@@ -233,6 +234,7 @@ def _record_page(
         ),
         upload_limit=min(SMALL_FILE_BYTES, runtime.settings.upload_max_bytes),
         **_image_states(runtime, identity, view),
+        tiers=QualityService(runtime).tiers(view),
         threed_models=page_models(runtime, identity, view.uuid),
         threed_unprocessed=unprocessed_models(view),
     )

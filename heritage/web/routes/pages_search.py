@@ -40,6 +40,8 @@ FACET_TITLES = {
     "workspace": N_("Workspace"),
     "rights": N_("Reuse"),
     "status": N_("Review state"),
+    "content_tier": N_("Europeana content tier"),
+    "metadata_tier": N_("Europeana metadata tier"),
 }
 assert set(FACET_TITLES) == set(FACETS)
 VALUE_LABELS = {
@@ -55,6 +57,15 @@ VALUE_LABELS = {
     ("media", "video"): N_("Video"),
     ("status", "valid"): N_("valid"),
     ("status", "draft"): N_("draft"),
+    ("content_tier", "0"): N_("Tier 0"),
+    ("content_tier", "1"): N_("Tier 1"),
+    ("content_tier", "2"): N_("Tier 2"),
+    ("content_tier", "3"): N_("Tier 3"),
+    ("content_tier", "4"): N_("Tier 4"),
+    ("metadata_tier", "0"): N_("Tier 0"),
+    ("metadata_tier", "A"): N_("Tier A"),
+    ("metadata_tier", "B"): N_("Tier B"),
+    ("metadata_tier", "C"): N_("Tier C"),
 }
 SORT_LABELS = {
     "relevance": N_("Relevance"),
