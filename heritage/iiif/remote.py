@@ -42,7 +42,6 @@ from heritage.db.base import utcnow
 
 MAX_REDIRECTS = 5
 INFO_MAX_BYTES = 1024 * 1024
-CHUNK = 256 * 1024
 # libvips loaders of the raster formats we make derivatives of, and the file extension each
 # stored copy gets
 LOADER_EXTENSIONS = {
@@ -205,7 +204,9 @@ class RemoteFetcher:
             )
         received = 0
         try:
-            for chunk in response.iter_bytes(CHUNK):
+            # as the network gives it, so the deadline is checked after every read (a
+            # server dripping bytes overruns it by one read timeout at most)
+            for chunk in response.iter_bytes():
                 received += len(chunk)
                 if received > limit:
                     raise FetchError(

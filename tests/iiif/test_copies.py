@@ -71,6 +71,16 @@ class Remote:
                 remote.requests.append(self.path)
                 if self.path == "/slow.png":
                     time.sleep(3)
+                if self.path == "/drip.png":  # a byte at a time, never done in time
+                    self.send_response(200)
+                    self.send_header("Content-Type", "image/png")
+                    self.send_header("Content-Length", str(len(PNG)))
+                    self.end_headers()
+                    for byte in PNG[:40]:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(0.1)
+                    return
                 status, kind, body = routes.get(self.path, (404, "text/plain", b"no"))
                 self.send_response(status)
                 if status == 302:
@@ -160,6 +170,7 @@ def test_fetches_from_the_service_or_the_url(remote: Remote, tmp_path: Path) -> 
         ("/files/photo.png", {"max_bytes": 100}, "more than the 100 allowed"),
         ("/files/photo.png", {"max_pixels": 10_000}, "more than the 10,000 this instance"),
         ("/slow.png", {"timeout_seconds": 1}, "did not answer in time"),
+        ("/drip.png", {"timeout_seconds": 1}, "took longer than the 1 s allowed"),
         ("/files/photo.png", {"allow_private": False}, "private, loopback or reserved"),
     ],
 )
