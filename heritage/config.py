@@ -106,6 +106,22 @@ class Settings(BaseSettings):
         ge=1,
         description="Largest image (in pixels) one IIIF Image API request may produce.",
     )
+    remote_fetch_max_bytes: int = Field(
+        default=1024**3,
+        ge=1,
+        description="Largest remote image (bytes) copied into the store on request.",
+    )
+    remote_fetch_timeout_seconds: int = Field(
+        default=300,
+        ge=1,
+        le=24 * 3600,
+        description="Time limit of copying one remote image, all its requests together.",
+    )
+    remote_fetch_allow_private: bool = Field(
+        default=False,
+        description="Let copies of remote images reach private, loopback and link-local "
+        "addresses (off: a guard against server-side request forgery).",
+    )
     base_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Public URL of the instance, used in links such as invitations.",

@@ -58,3 +58,50 @@ class ImageDerivative(Base):
     key_id: Mapped[str | None] = mapped_column(String(100), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CopyStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class RemoteImageCopy(Base):
+    """A request to copy an image a record shows from another IIIF server into the
+    preservation store, and what came of it: the provenance of the stored master (where
+    it was fetched from, when, its digest) or, when it failed, why."""
+
+    __tablename__ = "remote_image_copies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    record_uuid: Mapped[str] = mapped_column(String(36), index=True)
+    # the representation's URL and IIIF Image service as the record had them
+    source_url: Mapped[str] = mapped_column(String(2000))
+    source_service: Mapped[str | None] = mapped_column(String(2000), default=None)
+    status: Mapped[CopyStatus] = mapped_column(
+        Enum(
+            CopyStatus,
+            native_enum=False,
+            length=20,
+            values_callable=lambda kind: [member.value for member in kind],
+        ),
+        default=CopyStatus.QUEUED,
+    )
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    # what was stored: the file's path in the record, the URL it was fetched from
+    path: Mapped[str | None] = mapped_column(String(1000), default=None)
+    fetched_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    fetched_at: Mapped[datetime | None] = mapped_column(default=None)
+    sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    size: Mapped[int | None] = mapped_column(Integer, default=None)
+    provenance: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    requested_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    job_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,4 +1,5 @@
-"""IIIF Presentation API 3.0: a manifest per record with images, a collection per workspace.
+"""IIIF Presentation API 3.0: a manifest per record with images, a collection per workspace
+and one per dataset (an import).
 
 Plain dictionaries in the shape of the official JSON Schema
 (``iiif_3_0.json``; the tests validate every document against it). Labels and metadata
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from heritage.iiif.derive import THUMBNAIL_WIDTHS
@@ -179,22 +181,91 @@ def manifest(
     return document
 
 
+def _manifest_refs(base: str, members: list[tuple[str, Record]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"{base}/iiif/presentation/records/{record_uuid}/manifest",
+            "type": "Manifest",
+            "label": language_map(record.title, fallback=record.identifier),
+        }
+        for record_uuid, record in members
+    ]
+
+
+def workspace_collection_id(base: str, workspace_slug: str) -> str:
+    return f"{base}/iiif/presentation/workspaces/{workspace_slug}/collection"
+
+
+def dataset_collection_id(base: str, import_id: str) -> str:
+    return f"{base}/iiif/presentation/imports/{import_id}/collection"
+
+
 def collection(
-    base: str, workspace_slug: str, name: str, members: list[tuple[str, Record]]
+    base: str,
+    workspace_slug: str,
+    name: str,
+    members: list[tuple[str, Record]],
+    datasets: Sequence[tuple[str, dict[str, list[str]]]] = (),
 ) -> dict[str, Any]:
     """The collection of a workspace: a reference to the manifest of each record with
-    images (``members``: uuid and record)."""
+    images (``members``: uuid and record), then one to the collection of each of its
+    datasets (``datasets``: import id and label)."""
     return {
         "@context": CONTEXT,
-        "id": f"{base}/iiif/presentation/workspaces/{workspace_slug}/collection",
+        "id": workspace_collection_id(base, workspace_slug),
         "type": "Collection",
         "label": {"none": [name]},
-        "items": [
-            {
-                "id": f"{base}/iiif/presentation/records/{record_uuid}/manifest",
-                "type": "Manifest",
-                "label": language_map(record.title, fallback=record.identifier),
-            }
-            for record_uuid, record in members
+        "items": _manifest_refs(base, members)
+        + [
+            {"id": dataset_collection_id(base, import_id), "type": "Collection", "label": label}
+            for import_id, label in datasets
         ],
     }
+
+
+def dataset_collection(
+    base: str,
+    import_id: str,
+    label: dict[str, list[str]],
+    members: list[tuple[str, Record]],
+    *,
+    workspace_slug: str,
+    page: int | None = None,
+    pages: int = 0,
+) -> dict[str, Any]:
+    """The collection of an import's records with images. ``pages`` > 0: the collection
+    is large and lists its pages (sub-collections) instead; ``page``: one of those."""
+    own = dataset_collection_id(base, import_id)
+    document: dict[str, Any] = {
+        "@context": CONTEXT,
+        "id": own if page is None else f"{own}/{page}",
+        "type": "Collection",
+        "label": label,
+    }
+    if page is None:
+        document["homepage"] = [
+            {
+                "id": f"{base}/imports/{import_id}",
+                "type": "Text",
+                "label": label,
+                "format": "text/html",
+            }
+        ]
+        document["partOf"] = [
+            {"id": workspace_collection_id(base, workspace_slug), "type": "Collection"}
+        ]
+    else:
+        document["partOf"] = [{"id": own, "type": "Collection"}]
+    if pages:
+        text = next(iter(label.values()))[0]
+        document["items"] = [
+            {
+                "id": f"{own}/{number}",
+                "type": "Collection",
+                "label": {"none": [f"{text}: {number}/{pages}"]},
+            }
+            for number in range(1, pages + 1)
+        ]
+    else:
+        document["items"] = _manifest_refs(base, members)
+    return document

@@ -504,7 +504,9 @@ class ImageService:
         )
 
     def collection(self, actor: Identity, workspace_slug: str, base: str) -> dict[str, Any]:
-        """The workspace's collection: every record with a ready image, by identifier."""
+        """The workspace's collection: every record with a ready image, by identifier,
+        then the collections of its datasets (imports) with such records."""
+        from heritage.iiif.datasets import dataset_label, workspace_datasets
         from heritage.workspaces.services import workspace_for
 
         with self.runtime.database.session() as session:
@@ -527,8 +529,12 @@ class ImageService:
                 .order_by(RecordRow.identifier)
             ).all()
             name = workspace.name
+            datasets = [
+                (ref.import_id, dataset_label(ref.name, ref.created_at))
+                for ref in workspace_datasets(session, workspace.id)
+            ]
         members = [(uuid_, Record.model_validate(data)) for uuid_, data in rows]
-        return presentation.collection(base, workspace_slug, name, members)
+        return presentation.collection(base, workspace_slug, name, members, datasets)
 
 
 class ImageNotReady(Exception):

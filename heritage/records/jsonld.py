@@ -90,6 +90,10 @@ def _web_resource(item: Representation, base: str) -> dict[str, Any]:
         node["edm:rights"] = {"@id": item.rights}
     if item.iiif_service:
         node["svcs:has_service"] = {"@id": item.iiif_service, "@type": "svcs:Service"}
+    if item.source_url:
+        node["dcterms:source"] = {"@id": item.source_url}
+    if item.source_service:
+        node["hc:sourceService"] = {"@id": item.source_service}
     if item.width is not None:
         node["ebucore:width"] = item.width
     if item.height is not None:
@@ -218,6 +222,8 @@ def _read_web_resource(node: dict[str, Any], role: str, base: str) -> Representa
         label=_read_values(node.get("dc:description"), base),
         rights=_read_id(node.get("edm:rights")),
         iiif_service=_read_id(service),
+        source_url=_read_id(node.get("dcterms:source")),
+        source_service=_read_id(node.get("hc:sourceService")),
         width=node.get("ebucore:width"),
         height=node.get("ebucore:height"),
         vertex_count=node.get("edm:vertexCount"),

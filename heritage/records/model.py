@@ -148,6 +148,10 @@ class Representation(BaseModel):
     iiif_service: str | None = Field(None, max_length=2000)
     width: int | None = Field(None, ge=0)
     height: int | None = Field(None, ge=0)
+    # a stored file copied from another server: the remote image's URL and IIIF Image
+    # service it was copied from (heritage.iiif.copies), kept as its source
+    source_url: str | None = Field(None, max_length=2000)
+    source_service: str | None = Field(None, max_length=2000)
     # Europeana's 3D properties of the web resource (edm:vertexCount, edm:polygonCount,
     # edm:pointCount), written by the analysis of a 3D model (heritage.threed)
     vertex_count: int | None = Field(None, ge=0)

@@ -89,6 +89,7 @@ def test_no_input_causes_a_server_error(
         "size": "max",
         "rotation": "0",
         "quality_format": "default.jpg",
+        "page": 1,
         # an upload id that exists nowhere: its routes answer 404, never 5xx
         "upload_id": "0" * 32,
     }

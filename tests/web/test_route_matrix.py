@@ -215,6 +215,7 @@ def fill_path(path: str, world: World, person: str | None, workspace: str) -> st
         "size": "max",
         "rotation": "0",
         "quality_format": "default.jpg",
+        "page": "1",
         "version": "v1",
         "saved_id": str(own.saved_search_id),
         # No such upload: the tus routes check the policy, then the protocol (a

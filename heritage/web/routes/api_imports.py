@@ -55,6 +55,13 @@ class ImportItemsOut(BaseModel):
 
 
 def import_out(row: RecordImport, workspace: str) -> ImportOut:
+    links = {
+        "self": f"/api/imports/{row.id}",
+        "items": f"/api/imports/{row.id}/items",
+        "html": f"/imports/{row.id}",
+    }
+    if not row.dry_run:  # a dry run stores nothing to show
+        links["iiif_collection"] = f"/iiif/presentation/imports/{row.id}/collection"
     return ImportOut(
         id=row.id,
         workspace=workspace,
@@ -68,11 +75,7 @@ def import_out(row: RecordImport, workspace: str) -> ImportOut:
         job_id=row.job_id,
         created_at=row.created_at,
         finished_at=row.finished_at,
-        links={
-            "self": f"/api/imports/{row.id}",
-            "items": f"/api/imports/{row.id}/items",
-            "html": f"/imports/{row.id}",
-        },
+        links=links,
     )
 
 

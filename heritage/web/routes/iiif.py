@@ -1,5 +1,6 @@
 """IIIF Image API 3.0 (level 2) under /iiif/3/, and Presentation 3.0 manifests and
-collections under /iiif/presentation/ ([iiif.md](../../../docs/iiif.md)).
+collections (per workspace, per dataset) under /iiif/presentation/
+([iiif.md](../../../docs/iiif.md)).
 
 Answers carry CORS for every origin (IIIF viewers live on other sites), an ETag from
 the master's digest and the request, and cache lifetimes by the workspace's visibility:
@@ -18,6 +19,7 @@ from starlette.responses import RedirectResponse, Response
 
 from heritage.errors import InvalidInput
 from heritage.iiif import image_api
+from heritage.iiif.datasets import DatasetCollections
 from heritage.iiif.services import ImageNotReady, ImageService, ImageView
 from heritage.web import csrf
 from heritage.web.deps import RuntimeDep, allowed
@@ -167,3 +169,27 @@ def workspace_collection(
     """The IIIF Presentation 3.0 collection of a workspace's records with images."""
     base = str(request.base_url).rstrip("/")
     return _presentation(request, ImageService(runtime).collection(identity, workspace_slug, base))
+
+
+@router.get("/iiif/presentation/imports/{import_id}/collection", response_class=Response)
+def dataset_collection(
+    request: Request, import_id: str, runtime: RuntimeDep, identity: allowed("images.view")
+) -> Response:
+    """The IIIF Presentation 3.0 collection of the records with images an import stored
+    (its pages when large)."""
+    base = str(request.base_url).rstrip("/")
+    return _presentation(request, DatasetCollections(runtime).collection(identity, import_id, base))
+
+
+@router.get("/iiif/presentation/imports/{import_id}/collection/{page}", response_class=Response)
+def dataset_collection_page(
+    request: Request,
+    import_id: str,
+    page: Annotated[int, Path(ge=1, le=1_000_000)],
+    runtime: RuntimeDep,
+    identity: allowed("images.view"),
+) -> Response:
+    """One page of a large import's IIIF collection."""
+    base = str(request.base_url).rstrip("/")
+    document = DatasetCollections(runtime).collection(identity, import_id, base, page)
+    return _presentation(request, document)

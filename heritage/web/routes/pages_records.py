@@ -147,6 +147,9 @@ def _base(
         "model-added": _("The 3D model was added as a new version; its analysis has started."),
         "model-processing": _("The 3D model is being analysed again."),
         "paradata-saved": _("The paradata was saved."),
+        "copy-requested": _(
+            "The image is being copied into the store; this page shows how it went."
+        ),
     }
     context["notice"] = notices.get(request.query_params.get("notice", ""), context["notice"])
     context.update(
@@ -237,6 +240,7 @@ def _record_page(
         tiers=QualityService(runtime).tiers(view),
         threed_models=page_models(runtime, identity, view.uuid),
         threed_unprocessed=unprocessed_models(view),
+        **_remote_copies(runtime, identity, view),
     )
     response = render(request, "records/detail.html", context, status_code=status_code)
     if context["remote_origins"] or context["threed_models"]:
@@ -287,6 +291,41 @@ def _image_states(runtime: Runtime, identity: Identity, view: RecordView) -> dic
         },
         "images_pending": [row.path for row in rows if row.status is DerivativeStatus.PENDING],
     }
+
+
+def _remote_copies(runtime: Runtime, identity: Identity, view: RecordView) -> dict[str, Any]:
+    """``copyable``: the remote representations that can be copied into the store;
+    ``copies``: the latest copy request of each remote URL (and of each stored copy's
+    source)."""
+    from heritage.iiif.copies import RemoteCopies, copyable
+
+    latest: dict[str, Any] = {}
+    for copy in RemoteCopies(runtime).of_record(identity, view.uuid):
+        latest.setdefault(copy.source_url, copy)  # newest first
+    return {
+        "copyable": {item.url for item in view.record.representations if copyable(item)},
+        "copies": latest,
+    }
+
+
+@router.post("/records/{record_id}/remote-images/copy")
+def copy_remote_image(
+    request: Request,
+    record_id: str,
+    runtime: RuntimeDep,
+    identity: allowed("records.update"),
+    url: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    from heritage.iiif.copies import RemoteCopies
+
+    try:
+        RemoteCopies(runtime).request(identity, record_id, url)
+    except (InvalidInput, NotFound) as error:
+        detail = "; ".join(item.reason for item in getattr(error, "errors", [])) or error.detail
+        return _record_page(
+            request, runtime, identity, record_id, message=detail, status_code=error.status
+        )
+    return _redirect(f"/records/{record_id}?notice=copy-requested")
 
 
 @router.get("/records/{record_id}")
