@@ -17,7 +17,7 @@ from heritage.iiif.derive import THUMBNAIL_WIDTHS
 from heritage.iiif.image_api import PROFILE
 from heritage.iiif.models import DerivativeStatus, ImageDerivative
 from heritage.records.fields import FIELDS, Group
-from heritage.records.model import Record, Value
+from heritage.records.model import Record, Representation, Value
 
 CONTEXT = "http://iiif.io/api/presentation/3/context.json"
 EDM_PROFILE = "http://www.europeana.eu/schemas/edm/"
@@ -88,27 +88,39 @@ def manifest(
     """The manifest of a record; ``images`` are its ready images in order.
     ``institution`` is the slug and name of the institution holding the record."""
     own = f"{base}/iiif/presentation/records/{record_uuid}"
-    ready = [row for row in images if row.status is DerivativeStatus.READY]
+    ready = {row.path: row for row in images if row.status is DerivativeStatus.READY}
     canvases = []
-    for number, row in enumerate(ready, start=1):
-        assert row.width is not None and row.height is not None
-        canvas_id = f"{own}/canvas/{number}"
-        body = {
-            "id": f"{base}/iiif/3/{row.identifier}/full/max/0/default.jpg",
-            "type": "Image",
-            "format": "image/jpeg",
-            "width": row.width,
-            "height": row.height,
-            "service": [image_service(base, row)],
-        }
+    first_local: ImageDerivative | None = None
+    for item in record.representations:
+        row = ready.get(item.file) if item.file else None
+        if row is not None:
+            assert row.width is not None and row.height is not None
+            first_local = first_local or row
+            body: dict[str, Any] | None = {
+                "id": f"{base}/iiif/3/{row.identifier}/full/max/0/default.jpg",
+                "type": "Image",
+                "format": "image/jpeg",
+                "width": row.width,
+                "height": row.height,
+                "service": [image_service(base, row)],
+            }
+            label = row.path.removeprefix("media/")
+            extra = {"thumbnail": [thumbnail(base, row)]}
+        else:
+            body = remote_image(item)
+            label = item.url.rsplit("/", 1)[-1] if item.url else ""
+            extra = {}
+        if body is None:
+            continue
+        canvas_id = f"{own}/canvas/{len(canvases) + 1}"
         canvases.append(
             {
                 "id": canvas_id,
                 "type": "Canvas",
-                "label": {"none": [row.path.removeprefix("media/")]},
-                "width": row.width,
-                "height": row.height,
-                "thumbnail": [thumbnail(base, row)],
+                "label": language_map(item.label, fallback=label or f"{len(canvases) + 1}"),
+                "width": body["width"],
+                "height": body["height"],
+                **extra,
                 "items": [
                     {
                         "id": f"{canvas_id}/page",
@@ -176,9 +188,44 @@ def manifest(
         document["metadata"].append(
             {"label": _english("Rights"), "value": {"none": [record.rights]}}
         )
-    if ready:
-        document["thumbnail"] = [thumbnail(base, ready[0])]
+    if first_local is not None:
+        document["thumbnail"] = [thumbnail(base, first_local)]
     return document
+
+
+_REMOTE_SERVICE_VERSION = re.compile(r"^http://iiif\.io/api/image/([23])/level([012])\.json$")
+
+
+def remote_image(item: Representation) -> dict[str, Any] | None:
+    """The painting body of an image on another server, shown from there: its URL, and
+    its Image API service where the version it implements is known (a client must know
+    it to build requests); None when it is not an image of known size."""
+    if item.url is None or item.width is None or item.height is None:
+        return None
+    if not (item.iiif_service or (item.media_type or "").startswith("image/")):
+        return None
+    body: dict[str, Any] = {
+        "id": item.url,
+        "type": "Image",
+        "format": item.media_type or "image/jpeg",
+        "width": item.width,
+        "height": item.height,
+    }
+    level = _REMOTE_SERVICE_VERSION.match(item.iiif_profile or "")
+    if item.iiif_service and level is not None:
+        if level.group(1) == "3":
+            body["service"] = [
+                {
+                    "id": item.iiif_service,
+                    "type": "ImageService3",
+                    "profile": f"level{level.group(2)}",
+                }
+            ]
+        else:  # Presentation 3 names older services with JSON-LD 1.0 keys
+            body["service"] = [
+                {"@id": item.iiif_service, "@type": "ImageService2", "profile": item.iiif_profile}
+            ]
+    return body
 
 
 def _manifest_refs(base: str, members: list[tuple[str, Record]]) -> list[dict[str, Any]]:

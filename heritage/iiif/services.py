@@ -482,17 +482,16 @@ class ImageService:
     # -- Presentation API ----------------------------------------------------------------------
 
     def manifest(self, actor: Identity, record_uuid: str, base: str) -> dict[str, Any]:
-        """The record's manifest; :class:`NotFound` when none of its images is ready."""
+        """The record's manifest: its images in record order, ours and those shown from
+        other IIIF servers; :class:`NotFound` when none is ready to show."""
         from heritage.institutions.models import Institution
         from heritage.records.services import RecordService
 
         view = RecordService(self.runtime).get(actor, record_uuid)
-        order = {item.file: index for index, item in enumerate(view.record.representations)}
-        images = sorted(
-            (row for row in self.images_of(actor, record_uuid) if row.path in order),
-            key=lambda row: order[row.path],
-        )
-        if not any(row.status is DerivativeStatus.READY for row in images):
+        images = self.images_of(actor, record_uuid)
+        if not any(row.status is DerivativeStatus.READY for row in images) and not any(
+            presentation.remote_image(item) for item in view.record.representations
+        ):
             raise NotFound("This record has no images ready to show.")
         with self.runtime.database.session() as session:
             workspace = session.get(Workspace, view.row.workspace_id)

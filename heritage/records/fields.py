@@ -280,6 +280,7 @@ PREFIXES: dict[str, str] = {
     "foaf": "http://xmlns.com/foaf/0.1/",
     "ebucore": "http://www.ebu.ch/metadata/ontologies/ebucore/ebucore#",
     "svcs": "http://rdfs.org/sioc/services#",
+    "doap": "http://usefulinc.com/ns/doap#",
     "xsd": "http://www.w3.org/2001/XMLSchema#",
     "hc": "https://heritage-cloud.eu/ns/record#",
 }

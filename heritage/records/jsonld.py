@@ -89,7 +89,10 @@ def _web_resource(item: Representation, base: str) -> dict[str, Any]:
     if item.rights:
         node["edm:rights"] = {"@id": item.rights}
     if item.iiif_service:
-        node["svcs:has_service"] = {"@id": item.iiif_service, "@type": "svcs:Service"}
+        service: dict[str, Any] = {"@id": item.iiif_service, "@type": "svcs:Service"}
+        if item.iiif_profile:
+            service["doap:implements"] = {"@id": item.iiif_profile}
+        node["svcs:has_service"] = service
     if item.source_url:
         node["dcterms:source"] = {"@id": item.source_url}
     if item.source_service:
@@ -222,6 +225,9 @@ def _read_web_resource(node: dict[str, Any], role: str, base: str) -> Representa
         label=_read_values(node.get("dc:description"), base),
         rights=_read_id(node.get("edm:rights")),
         iiif_service=_read_id(service),
+        iiif_profile=_read_id(service.get("doap:implements"))
+        if isinstance(service, dict)
+        else None,
         source_url=_read_id(node.get("dcterms:source")),
         source_service=_read_id(node.get("hc:sourceService")),
         width=node.get("ebucore:width"),

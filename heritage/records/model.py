@@ -146,6 +146,9 @@ class Representation(BaseModel):
     rights: str | None = Field(None, max_length=500)  # edm:rights of this resource
     # IIIF Image API service of the image (svcs:Service), when it has one
     iiif_service: str | None = Field(None, max_length=2000)
+    # the compliance level URI the service implements (doap:implements), which says its
+    # Image API version: http://iiif.io/api/image/{2,3}/level{0,1,2}.json
+    iiif_profile: str | None = Field(None, max_length=200)
     width: int | None = Field(None, ge=0)
     height: int | None = Field(None, ge=0)
     # a stored file copied from another server: the remote image's URL and IIIF Image

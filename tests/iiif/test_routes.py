@@ -245,3 +245,72 @@ def test_remote_images_are_shown_from_their_own_servers(
     # other pages keep the strict policy
     other = client.get(f"/records/{world.records['alpha']}")
     assert "images.example.org" not in other.headers["content-security-policy"]
+
+
+def test_manifest_shows_remote_images_from_their_own_servers(
+    heritage_runtime: Runtime,
+    heritage_app: object,
+    world: World,
+    presentation_schema: jsonschema_rs.Draft7Validator,
+) -> None:
+    from heritage.records.model import Representation
+
+    v3 = "https://images.example.org/iiif/3/abc"
+    v2 = "https://old.example.org/iiif/2/def"
+    record = Record(
+        identifier="remote-2",
+        title=[Value.text("Imported")],
+        representations=[
+            Representation(
+                url=f"{v3}/full/max/0/default.jpg",
+                media_type="image/jpeg",
+                iiif_service=v3,
+                iiif_profile="http://iiif.io/api/image/3/level1.json",
+                width=4000,
+                height=3000,
+                label=[Value.text("Recto", "en")],
+            ),
+            Representation(
+                url=f"{v2}/full/full/0/default.jpg",
+                iiif_service=v2,
+                iiif_profile="http://iiif.io/api/image/2/level2.json",
+                width=800,
+                height=600,
+            ),
+            # the service's version is not known: shown as a plain image
+            Representation(
+                url="https://plain.example/a.png", media_type="image/png", width=10, height=20
+            ),
+            # no size: no canvas can be drawn for it
+            Representation(url="https://plain.example/b.png", media_type="image/png"),
+        ],
+    )
+    records = RecordService(heritage_runtime)
+    uuid = records.create(SYSTEM, "alpha", record).uuid
+    client = client_for(heritage_app, world, "viewer")
+    assert client.get(f"/api/records/{uuid}").json()["links"]["iiif_manifest"]
+    manifest = client.get(f"/iiif/presentation/records/{uuid}/manifest").json()
+    assert not [str(error) for error in presentation_schema.iter_errors(manifest)]
+    bodies = [canvas["items"][0]["items"][0]["body"] for canvas in manifest["items"]]
+    assert [body["id"] for body in bodies] == [
+        f"{v3}/full/max/0/default.jpg",
+        f"{v2}/full/full/0/default.jpg",
+        "https://plain.example/a.png",
+    ]
+    assert bodies[0]["service"] == [{"id": v3, "type": "ImageService3", "profile": "level1"}]
+    assert bodies[1]["service"] == [
+        {"@id": v2, "@type": "ImageService2", "profile": "http://iiif.io/api/image/2/level2.json"}
+    ]
+    assert "service" not in bodies[2] and bodies[2]["format"] == "image/png"
+    assert manifest["items"][0]["label"] == {"en": ["Recto"]}
+    assert (manifest["items"][1]["width"], manifest["items"][1]["height"]) == (800, 600)
+    # an image of ours joins them in record order
+    picture = pyvips.Image.black(300, 200).new_from_image([10, 200, 30]).cast("uchar")
+    records.attach_file(SYSTEM, uuid, "ours.png", picture.pngsave_buffer())
+    manifest = client.get(f"/iiif/presentation/records/{uuid}/manifest").json()
+    assert not [str(error) for error in presentation_schema.iter_errors(manifest)]
+    assert len(manifest["items"]) == 4
+    assert manifest["items"][3]["items"][0]["items"][0]["body"]["id"].startswith(
+        "http://testserver/iiif/3/"
+    )
+    assert manifest["thumbnail"][0]["id"].startswith("http://testserver/iiif/3/")

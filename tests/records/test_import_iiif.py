@@ -84,6 +84,7 @@ def test_image_service_rights_and_attribution(shared_data: Path) -> None:
     assert image.iiif_service == (
         "https://iiif.io/api/image/3.0/example/reference/918ecd18c2592080851777620de9bcb5-gottingen"
     )
+    assert image.iiif_profile == "http://iiif.io/api/image/3/level1.json"
     assert (image.width, image.height, image.media_type) == (4032, 3024, "image/jpeg")
 
 
@@ -144,6 +145,7 @@ def test_presentation_2(shared_data: Path) -> None:
     service = one(shared_data / P2 / "24" / "manifest.json")
     image = service.representations[0]
     assert image.iiif_service == "http://iiif.io/api/image/2.1/example/reference/page1-full"
+    assert image.iiif_profile == "http://iiif.io/api/image/2/level1.json"
     assert (image.width, image.height) == (1200, 1800)
     choice = one(shared_data / P2 / "29" / "manifest.json")
     assert choice.representations[0].url.endswith("/default.jpg")

@@ -32,6 +32,7 @@ explanation. JSON is read with a size limit and errors name the line and column.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -413,6 +414,7 @@ class _Manifest:
                 canvas_kinds.add(kind)
                 if len(found) >= MAX_REPRESENTATIONS:
                     continue
+                service = _image_service(body)
                 try:
                     found.append(
                         Representation(
@@ -422,7 +424,8 @@ class _Manifest:
                             if isinstance(body.get("format"), str)
                             else None,
                             label=labels,
-                            iiif_service=_image_service(body),
+                            iiif_service=service[0] if service else None,
+                            iiif_profile=service[1] if service else None,
                             width=_int(body.get("width"))
                             or (_int(canvas.get("width")) if kind == "IMAGE" else None),
                             height=_int(body.get("height"))
@@ -468,7 +471,10 @@ class _Manifest:
         return None
 
 
-def _image_service(body: dict[str, Any]) -> str | None:
+def _image_service(body: dict[str, Any]) -> tuple[str, str | None] | None:
+    """The body's IIIF Image API service: its URL and the compliance level URI it
+    implements (``http://iiif.io/api/image/2/level1.json``), None when its version is
+    not said."""
     for service in _list(body.get("service")):
         if not isinstance(service, dict):
             continue
@@ -482,8 +488,20 @@ def _image_service(body: dict[str, Any]) -> str | None:
         ):
             ids = _ids(service)
             if ids:
-                return ids[0]
+                return ids[0], _compliance_level(kind, profile, context)
     return None
+
+
+_API_VERSION = re.compile(r"(?:ImageService|api/image/)([123])")
+_LEVEL = re.compile(r"level([012])")
+
+
+def _compliance_level(kind: str, profile: str, context: str) -> str | None:
+    version = _API_VERSION.search(f"{kind} {context} {profile}")
+    if version is None:
+        return None
+    level = _LEVEL.search(profile)
+    return f"http://iiif.io/api/image/{version.group(1)}/level{level.group(1) if level else 0}.json"
 
 
 # -- files ------------------------------------------------------------------------------------

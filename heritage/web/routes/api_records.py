@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from heritage.accounts.identity import Identity
 from heritage.errors import InvalidInput
+from heritage.iiif.presentation import remote_image
 from heritage.iiif.services import image_identifier, is_image
 from heritage.quality.services import QualityService
 from heritage.quality.tiers import Tiers
@@ -189,7 +190,8 @@ def record_out(
         "jsonld": f"/api/records/{view.uuid}/versions/{row.head_version}",
     }
     if any(
-        item.file and is_image(item.file, item.media_type) for item in view.record.representations
+        (item.file and is_image(item.file, item.media_type)) or remote_image(item)
+        for item in view.record.representations
     ):
         links["iiif_manifest"] = f"/iiif/presentation/records/{view.uuid}/manifest"
     return RecordOut(

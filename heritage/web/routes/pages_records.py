@@ -267,6 +267,7 @@ def _image_states(runtime: Runtime, identity: Identity, view: RecordView) -> dic
     """``images``: the info.json URLs of the record's images ready for the viewer, in
     record order; ``image_problems``: why a file has no derivatives, by its path."""
     from heritage.iiif.models import DerivativeStatus
+    from heritage.iiif.presentation import remote_image
     from heritage.iiif.services import ImageService
 
     order = {item.file: index for index, item in enumerate(view.record.representations)}
@@ -285,7 +286,9 @@ def _image_states(runtime: Runtime, identity: Identity, view: RecordView) -> dic
     return {
         "images": images,
         "remote_origins": frozenset(origins),
-        "has_manifest": bool(ready),  # our manifest holds the images we serve
+        # our manifest holds the images we serve and those shown from their own servers
+        "has_manifest": bool(ready)
+        or any(remote_image(item) for item in view.record.representations),
         "image_problems": {
             row.path: row.error for row in rows if row.status is DerivativeStatus.FAILED
         },
