@@ -317,3 +317,32 @@ def test_attach_remove_and_delete(
     assert RecordService(heritage_runtime).get(SYSTEM, record_id).row.deleted
     contributor = signed_in(heritage_app, "contributor")
     assert contributor.post(f"/records/{record_id}/delete", {}).status_code == 403
+
+
+def test_record_page_shows_publishing_tiers_with_hints(
+    heritage_app: FastAPI, heritage_runtime: Runtime, world: World
+) -> None:
+    from heritage.quality.services import QualityService
+
+    record_id = world.records["alpha"]
+    tiers = QualityService(heritage_runtime).tiers(
+        RecordService(heritage_runtime).get(SYSTEM, record_id)
+    )
+    viewer = signed_in(heritage_app, "viewer")
+    text = html.unescape(viewer.get(f"/records/{record_id}").text)
+    assert "Europeana publishing tiers" in text
+    assert f'class="tier tier-content">{tiers.content}<' in text
+    assert f'class="tier tier-metadata">{tiers.metadata}<' in text
+    findings = [*tiers.content_findings, *tiers.metadata_findings]
+    assert any(finding.hint for finding in findings), "the world's record can do better"
+    for finding in findings:
+        assert f'data-code="{finding.code}"' in text
+        assert finding.text in text
+        assert finding.hint_text in text
+    # shown in the reader's language, with the values filled in
+    viewer.client.cookies.set("hc_lang", "de")
+    german = html.unescape(viewer.get(f"/records/{record_id}").text)
+    assert "Europeana-Veröffentlichungsstufen" in german
+    for finding in findings:
+        if finding.hint:
+            assert finding.hint_text not in german  # the English hint is not left over
