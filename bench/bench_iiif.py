@@ -317,47 +317,6 @@ def info_timings(port: int, identifier: str) -> tuple[float, float, float]:
     return process, times[0], statistics.median(times[1:])
 
 
-def start_workers(
-    env: dict[str, str], cwd: Path, workers: int
-) -> tuple[subprocess.Popen[bytes], int]:
-    """The application under uvicorn with ``workers`` processes."""
-    from heritage.testing.services import free_port
-
-    port = free_port()
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("HERITAGE_")} | env
-    proc = subprocess.Popen(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "heritage.web.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env=full_env,
-        cwd=cwd,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/health")
-            if connection.getresponse().status == 200:
-                return proc, port
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the server did not start")
-
-
 def main() -> int:
     from bench.bench_upload import peak_rss_mb, start_server
 
@@ -378,7 +337,7 @@ def main() -> int:
         env, identifier, access, (width, height) = prepare_image(work)
         paths = tile_paths(width, height, count)
         server, port = start_server(env, work)
-        pair, pair_port = start_workers(env, work, 2)
+        pair, pair_port = start_server(env, work, workers=2)
         iip_procs, iip_port = start_iipsrv(work, access)
         try:
             process, cold, warm = info_timings(port, identifier)

@@ -86,7 +86,10 @@ def prepare_instance(data_dir: Path) -> tuple[dict[str, str], str]:
     return env, token
 
 
-def start_server(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(
+    env: dict[str, str], cwd: Path, workers: int = 1
+) -> tuple[subprocess.Popen[bytes], int]:
+    """The application under uvicorn with ``workers`` processes, once it answers."""
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("HERITAGE_")} | env
     proc = subprocess.Popen(  # noqa: S603
@@ -100,6 +103,8 @@ def start_server(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[bytes
             "127.0.0.1",
             "--port",
             str(port),
+            "--workers",
+            str(workers),
             "--log-level",
             "warning",
             "--no-access-log",
