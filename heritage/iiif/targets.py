@@ -48,11 +48,10 @@ _lock = threading.Lock()
 
 def image_facts(session: Session, identifier: str) -> Facts:
     """What serving the image needs, its workspace's slug and whether it is public."""
+    kept = kept_image_facts(identifier)
+    if kept is not None:
+        return kept
     now = time.monotonic()
-    with _lock:
-        kept = _facts.get(identifier)
-    if kept is not None and kept[0] > now:
-        return kept[1]
     facts = _read_facts(session, identifier)
     with _lock:
         if len(_facts) >= FACTS_KEPT:
