@@ -4,7 +4,9 @@ Synthetic records shaped like the shared samples (``bench/search_corpus.py``) ar
 written straight into the ``records`` table of a fresh instance (the search index
 is built from that table; storing a million OCFL objects is the import
 benchmark's business), spread over three workspaces: a public one, and two
-private ones of which the searching person belongs to one.
+private ones of which the searching person belongs to one. Each row carries the
+publishing tiers that indexing keeps with a record saved the usual way (decided
+here, once, before the clock starts), so the build measures a rebuild.
 
 * **Index build**: ``heritage reindex --clear`` in its own process, records per
   second and that process's peak RSS. Targets: at least 5,000 records/s, under
@@ -52,10 +54,11 @@ from heritage.config import load_settings
 from heritage.db.base import utcnow
 from heritage.db.migrate import upgrade
 from heritage.institutions.services import InstitutionService
+from heritage.quality.tiers import RULES_FINGERPRINT
 from heritage.records.models import RecordRow, RecordStatus
 from heritage.runtime import Runtime
 from heritage.search.documents import GROUP_FIELDS
-from heritage.search.indexing import SearchIndexer
+from heritage.search.indexing import SearchIndexer, record_tiers
 from heritage.search.services import SearchParams, SearchService
 from heritage.workspaces.services import WorkspaceService
 
@@ -75,6 +78,14 @@ def settings_for(base: Path, backend: str, database_url: str | None) -> Any:
         password_memory_kib=1024,
         search_backend=backend,
     )
+
+
+def tier_columns(data: dict[str, Any]) -> dict[str, Any]:
+    """The tiers indexing keeps with a saved record (no stored media: none here)."""
+    tiers = record_tiers(data, None)
+    if tiers is None:
+        return {}
+    return {"content_tier": tiers[0], "metadata_tier": tiers[1], "tiers_rules": RULES_FINGERPRINT}
 
 
 def prepare(base: Path, backend: str, database_url: str | None, count: int) -> Identity:
@@ -123,6 +134,7 @@ def prepare(base: Path, backend: str, database_url: str | None, count: int) -> I
                         "created_at": now,
                         "updated_at": now - timedelta(seconds=randomness.randint(0, 10**8)),
                         "updated_by": "bench",
+                        **tier_columns(data),
                     }
                     for data in batch
                 ],

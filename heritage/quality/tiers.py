@@ -9,7 +9,9 @@ written from the tables here by :func:`rules_lines`.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from heritage.quality.content import (
@@ -36,6 +38,25 @@ from heritage.records.rights import ReuseCategory
 
 CONTENT_TIERS = ("0", "1", "2", "3", "4")
 METADATA_TIERS = ("0", "A", "B", "C")
+
+
+def _rules_fingerprint() -> str:
+    """A digest of the code that decides the tiers (these rules and the record model
+    they read). Tiers kept with a record under another fingerprint were decided by
+    other rules and are decided again; nobody has to remember to bump a number."""
+    import heritage.quality as quality
+    import heritage.records.model as record_model
+    import heritage.records.rights as rights
+
+    digest = hashlib.sha256()
+    package = Path(quality.__file__).parent
+    sources = [*sorted(package.glob("*.py")), Path(record_model.__file__), Path(rights.__file__)]
+    for source in sources:
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+RULES_FINGERPRINT = _rules_fingerprint()
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,17 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from heritage.db.base import Base, utcnow
@@ -57,6 +67,12 @@ class RecordRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    # Europeana's publishing tiers as search last decided them (heritage.quality.tiers),
+    # with the fingerprint of the rules that did: a rebuild of the search index reads
+    # them instead of deciding a million records' tiers again.
+    content_tier: Mapped[int | None] = mapped_column(SmallInteger, default=None)
+    metadata_tier: Mapped[str | None] = mapped_column(String(1), default=None)
+    tiers_rules: Mapped[str | None] = mapped_column(String(16), default=None)
 
 
 class SavedMapping(Base):

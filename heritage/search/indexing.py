@@ -20,11 +20,11 @@ from typing import Any
 import orjson
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import Text, cast, delete, func, select, text
+from sqlalchemy import Text, bindparam, cast, delete, func, or_, select, text, update
 
 from heritage.db.base import utcnow
 from heritage.quality.media import MediaFacts, load_media_facts
-from heritage.quality.tiers import assess
+from heritage.quality.tiers import RULES_FINGERPRINT, assess
 from heritage.records.model import Record
 from heritage.records.models import RecordRow
 from heritage.runtime import Runtime
@@ -45,8 +45,13 @@ PARALLEL_FROM = 20_000
 MAX_WORKERS = 4
 
 # (id, uuid, workspace id, institution id, data as JSON text, status, updated at,
-# the media facts of heritage.quality.media in plain form)
-RawRow = tuple[int, str, int, int | None, str, str, datetime, Any]
+# the tiers kept with the record if the current rules decided them, else the media
+# facts of heritage.quality.media in plain form, for deciding them)
+RawRow = tuple[int, str, int, int | None, str, str, datetime, tuple[int, str] | None, Any]
+# tiers decided while making documents, by record id, to be kept with the records
+DecidedTiers = dict[int, tuple[int, str]]
+# a batch's documents as its backend writes them, and the tiers decided for them
+Prepared = tuple[list[Any], DecidedTiers]
 
 
 @dataclass
@@ -67,29 +72,70 @@ def record_tiers(data: dict[str, Any], media: Any) -> tuple[int, str] | None:
     return tiers.content, tiers.metadata
 
 
-def documents_of(rows: Sequence[RawRow], language: str) -> list[SearchDocument]:
+def documents_of(
+    rows: Sequence[RawRow], language: str
+) -> tuple[list[SearchDocument], DecidedTiers]:
+    """The rows' documents, and the tiers decided for rows that came without them."""
     documents = []
-    for _id, uuid, workspace_id, institution_id, text_data, status, updated_at, media in rows:
+    decided: DecidedTiers = {}
+    for (
+        row_id,
+        uuid,
+        workspace_id,
+        institution_id,
+        text_data,
+        status,
+        updated_at,
+        kept,
+        media,
+    ) in rows:
         data = orjson.loads(text_data)
+        tiers = kept
+        if tiers is None:
+            tiers = record_tiers(data, media)
+            if tiers is not None:
+                decided[row_id] = tiers
         documents.append(
             build_document(
-                uuid,
-                workspace_id,
-                institution_id,
-                data,
-                status,
-                updated_at,
-                language,
-                record_tiers(data, media),
+                uuid, workspace_id, institution_id, data, status, updated_at, language, tiers
             )
         )
-    return documents
+    return documents, decided
 
 
-def prepare_rows(backend: str, language: str, rows: Sequence[RawRow]) -> list[Any]:
+def prepare_rows(backend: str, language: str, rows: Sequence[RawRow]) -> Prepared:
     """The rows' documents as ``backend`` writes them (run in worker processes)."""
     prepare = preparer(backend)
-    return [prepare(document) for document in documents_of(rows, language)]
+    documents, decided = documents_of(rows, language)
+    return [prepare(document) for document in documents], decided
+
+
+def keep_tiers(session: Any, decided: DecidedTiers, *, only_missing: bool) -> None:
+    """Keep ``decided`` with the records. ``only_missing``: where no tiers of the current
+    rules are kept yet (a rebuild's: ``sync`` may have decided newer ones meanwhile)."""
+    if not decided:
+        return
+    table = RecordRow.__table__
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(
+            content_tier=bindparam("content"),
+            metadata_tier=bindparam("metadata"),
+            tiers_rules=RULES_FINGERPRINT,
+        )
+    )
+    if only_missing:
+        statement = statement.where(
+            or_(table.c.tiers_rules.is_(None), table.c.tiers_rules != RULES_FINGERPRINT)
+        )
+    session.execute(
+        statement,
+        [
+            {"row_id": row_id, "content": content, "metadata": metadata}
+            for row_id, (content, metadata) in sorted(decided.items())
+        ],
+    )
 
 
 class SearchIndexer:
@@ -105,11 +151,15 @@ class SearchIndexer:
         return self.runtime.settings.default_language
 
     @staticmethod
-    def _rows(session: Any, condition: Any, limit: int | None = None) -> list[RawRow]:
+    def _rows(
+        session: Any, condition: Any, limit: int | None = None, *, kept_tiers: bool = False
+    ) -> list[RawRow]:
         """The records ``condition`` selects, by id, as plain tuples.
 
         Columns, not ORM objects, and the JSON as text for ``orjson``: a rebuild
-        reads every record, and this is where its time would go.
+        reads every record, and this is where its time would go. ``kept_tiers``:
+        use the tiers kept with a record where the current rules decided them (a
+        rebuild); otherwise they are decided again from the record and its media.
         """
         query = (
             select(
@@ -120,6 +170,9 @@ class SearchIndexer:
                 cast(RecordRow.data, Text),
                 RecordRow.status,
                 RecordRow.updated_at,
+                RecordRow.content_tier,
+                RecordRow.metadata_tier,
+                RecordRow.tiers_rules,
             )
             .join(Workspace, Workspace.id == RecordRow.workspace_id)
             .where(condition, RecordRow.deleted.is_(False))
@@ -128,20 +181,30 @@ class SearchIndexer:
         if limit is not None:
             query = query.limit(limit)
         rows = session.execute(query).all()
-        # the tiers need the images' sizes and the 3D analyses: one query per batch
-        facts = load_media_facts(session, [row[1] for row in rows])
+        kept: dict[str, tuple[int, str]] = {}
+        if kept_tiers:
+            kept = {
+                row.uuid: (row.content_tier, row.metadata_tier)
+                for row in rows
+                if row.tiers_rules == RULES_FINGERPRINT
+                and row.content_tier is not None
+                and row.metadata_tier is not None
+            }
+        # deciding tiers needs the images' sizes and the 3D analyses: one query per batch
+        facts = load_media_facts(session, [row.uuid for row in rows if row.uuid not in kept])
         return [
             (
-                row_id,
-                uuid,
-                workspace_id,
-                institution_id,
-                data,
-                status.value,
-                updated_at,
-                facts[uuid].to_plain() if uuid in facts else None,
+                row.id,
+                row.uuid,
+                row.workspace_id,
+                row.institution_id,
+                row.data,
+                row.status.value,
+                row.updated_at,
+                kept.get(row.uuid),
+                facts[row.uuid].to_plain() if row.uuid in facts else None,
             )
-            for row_id, uuid, workspace_id, institution_id, data, status, updated_at in rows
+            for row in rows
         ]
 
     @staticmethod
@@ -171,7 +234,9 @@ class SearchIndexer:
                 uuids = {uuid for _, uuid in pending}
                 rows = self._rows(session, RecordRow.uuid.in_(uuids))
                 removed = sorted(uuids - {row[1] for row in rows})
-                self.backend.write(documents_of(rows, self.language), removed, wait=wait)
+                documents, decided = documents_of(rows, self.language)
+                self.backend.write(documents, removed, wait=wait)
+                keep_tiers(session, decided, only_missing=False)
                 session.execute(
                     delete(SearchPending).where(SearchPending.id.in_([id_ for id_, _ in pending]))
                 )
@@ -246,7 +311,7 @@ class SearchIndexer:
         workers = workers or min(os.cpu_count() or 1, MAX_WORKERS)
         parallel = workers > 1 and total - done >= parallel_from
         backend_name = self.runtime.settings.search_backend
-        waiting: deque[tuple[int, int, Future[list[Any]] | list[Any]]] = deque()
+        waiting: deque[tuple[int, int, Prepared | Future[Prepared]]] = deque()
         with ExitStack() as stack:
             pool = None
             if parallel:
@@ -257,7 +322,12 @@ class SearchIndexer:
             def write_next() -> None:
                 nonlocal done
                 last_id, count, job = waiting.popleft()
-                write(job.result() if isinstance(job, Future) else job)
+                prepared, decided = job.result() if isinstance(job, Future) else job
+                write(prepared)
+                if decided:  # the next rebuild reads them
+                    with self.runtime.database.session(write=True) as session:
+                        keep_tiers(session, decided, only_missing=True)
+                        session.commit()
                 done += count
                 value.update(after_id=last_id, done=done)
                 self._save(value)
@@ -267,11 +337,11 @@ class SearchIndexer:
             read_id = after_id
             while True:
                 with self.runtime.database.session() as session:
-                    rows = self._rows(session, RecordRow.id > read_id, batch)
+                    rows = self._rows(session, RecordRow.id > read_id, batch, kept_tiers=True)
                 if not rows:
                     break
                 read_id = rows[-1][0]
-                job: Future[list[Any]] | list[Any]
+                job: Prepared | Future[Prepared]
                 if pool is not None:
                     job = pool.submit(prepare_rows, backend_name, self.language, rows)
                 else:
@@ -296,7 +366,9 @@ class SearchIndexer:
                     RecordRow.updated_at >= since, RecordRow.deleted.is_(True)
                 )
             ).all()
-            self.backend.write(documents_of(rows, self.language), list(gone))
+            documents, decided = documents_of(rows, self.language)
+            self.backend.write(documents, list(gone))
+            keep_tiers(session, decided, only_missing=False)
             # Changes queued before the rebuild began are in the documents it wrote.
             session.execute(delete(SearchPending).where(SearchPending.id <= pending_before))
             state = session.get(SearchState, REBUILD_STATE)

@@ -14,12 +14,13 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from heritage.accounts.identity import SYSTEM
 from heritage.db.base import utcnow
 from heritage.db.engine import Database
 from heritage.jobs.services import JobService
+from heritage.quality.tiers import RULES_FINGERPRINT, assess
 from heritage.records.model import Record, Value
 from heritage.records.models import RecordRow, RecordStatus
 from heritage.records.services import RecordService
@@ -194,3 +195,82 @@ def test_a_large_rebuild_makes_its_documents_in_worker_processes(
     done = SearchIndexer(search_runtime).reindex(clear=True, batch=50, workers=2, parallel_from=0)
     assert total(search_runtime, "ledger") == 400
     assert done == total(search_runtime)
+
+
+def kept_tiers(runtime: Runtime, record_uuid: str) -> tuple[int | None, str | None, str | None]:
+    with runtime.database.session() as session:
+        row = session.execute(
+            select(RecordRow.content_tier, RecordRow.metadata_tier, RecordRow.tiers_rules).where(
+                RecordRow.uuid == record_uuid
+            )
+        ).one()
+        return row.content_tier, row.metadata_tier, row.tiers_rules
+
+
+def tier_facets(runtime: Runtime, q: str) -> dict[str, dict[str, int]]:
+    result = SearchService(runtime).search(
+        SYSTEM, SearchParams(q=q, facets=("content_tier", "metadata_tier"))
+    )
+    return {
+        name: {value.value: value.count for value in values}
+        for name, values in result.facets.items()
+    }
+
+
+def test_indexing_keeps_the_tiers_with_the_record_and_a_rebuild_reads_them(
+    search_runtime: Runtime, search_world: World
+) -> None:
+    record = Record(
+        identifier="kept-1",
+        title=[Value.text("Pocket watch", "en")],
+        description=[Value.text("Silver case, enamel dial", "en")],
+    )
+    created = RecordService(search_runtime).create(SYSTEM, "alpha", record)
+    decided = assess(record)
+    assert kept_tiers(search_runtime, created.uuid) == (
+        decided.content,
+        decided.metadata,
+        RULES_FINGERPRINT,
+    )
+    # A rebuild takes the kept tiers as they are (here made different on purpose; the
+    # change is made older than the rebuild, which indexes newer changes once more) ...
+    with search_runtime.database.session(write=True) as session:
+        session.execute(
+            update(RecordRow.__table__)
+            .where(RecordRow.__table__.c.uuid == created.uuid)
+            .values(content_tier=3, metadata_tier="C", updated_at=utcnow() - timedelta(hours=1))
+        )
+        session.commit()
+    SearchIndexer(search_runtime).reindex(clear=True)
+    facets = tier_facets(search_runtime, "watch")
+    assert facets["content_tier"] == {"3": 1}
+    assert facets["metadata_tier"] == {"C": 1}
+    # ... but tiers decided by other rules are decided again, and kept for next time.
+    with search_runtime.database.session(write=True) as session:
+        session.execute(
+            update(RecordRow.__table__)
+            .where(RecordRow.__table__.c.uuid == created.uuid)
+            .values(tiers_rules="older-rules")
+        )
+        session.commit()
+    SearchIndexer(search_runtime).reindex(clear=True)
+    facets = tier_facets(search_runtime, "watch")
+    assert facets["content_tier"] == {str(decided.content): 1}
+    assert facets["metadata_tier"] == {decided.metadata: 1}
+    assert kept_tiers(search_runtime, created.uuid)[2] == RULES_FINGERPRINT
+
+
+def test_records_written_without_tiers_get_them_from_the_first_rebuild(
+    search_runtime: Runtime, search_world: World
+) -> None:
+    add_rows(search_runtime, alpha_id(search_runtime), 25)
+    SearchIndexer(search_runtime).reindex(clear=True, batch=10)
+    with search_runtime.database.session() as session:
+        kept = session.execute(
+            select(RecordRow.metadata_tier, RecordRow.tiers_rules).where(
+                RecordRow.identifier.startswith("bulk-")
+            )
+        ).all()
+    assert len(kept) == 25
+    assert {rules for _, rules in kept} == {RULES_FINGERPRINT}
+    assert tier_facets(search_runtime, "ledger")["metadata_tier"] == {kept[0][0]: 25}
