@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,8 +210,9 @@ def _pg_ready(data: Path) -> Callable[[int], bool]:
 
 
 @contextlib.contextmanager
-def running_postgres(workdir: Path) -> Iterator[str]:
+def running_postgres(workdir: Path, settings: Mapping[str, str] | None = None) -> Iterator[str]:
     """A throwaway PostgreSQL cluster; yields the SQLAlchemy URL of ``heritage_test``.
+    ``settings``: server settings beyond ours (a benchmark sizes its buffers).
 
     Trust authentication, listening on 127.0.0.1 only, fsync off. As root the
     cluster lives in a temporary directory owned by the ``postgres`` user
@@ -261,15 +262,15 @@ def running_postgres(workdir: Path) -> Iterator[str]:
             raise ServiceFailed(f"initdb failed:\n{initdb.stdout}\n{initdb.stderr}"[-LOG_TAIL:])
 
         def command(port: int) -> list[str]:
-            settings = {
+            server = {
                 "listen_addresses": "127.0.0.1",
                 "port": str(port),
                 "unix_socket_directories": str(sockets),
                 "fsync": "off",
                 "synchronous_commit": "off",
                 "full_page_writes": "off",
-            }
-            options = [arg for k, v in settings.items() for arg in ("-c", f"{k}={v}")]
+            } | dict(settings or {})
+            options = [arg for k, v in server.items() for arg in ("-c", f"{k}={v}")]
             return [*prefix, str(bindir / "postgres"), "-D", str(data), *options]
 
         def stop(proc: subprocess.Popen[bytes]) -> None:

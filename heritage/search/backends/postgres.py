@@ -8,6 +8,12 @@ terms; field terms (``creator:rembrandt``) are a third ``tsvector`` of verbatim
 lexemes. Fuzzy words are looked up in a vocabulary with ``pg_trgm`` and
 ``fuzzystrmatch`` (both trusted extensions, created on first use).
 
+Facet values are numbered in a dictionary table, and a document keeps all of its
+values as one ``bigint[]`` (the facet's number in the high 32 bits): a broad word
+matches tens of thousands of rows, and each of them is visited to count it, so the
+row is kept narrow (one small array instead of fifteen text arrays and their keys)
+and the counting groups integers in one pass for every facet asked for.
+
 Query words are folded ``\\w`` runs (``query.py``), so they never contain the
 quote, colon or operator characters of ``tsquery`` syntax; they still travel as
 bound parameters, and only the operators are written into the SQL.
@@ -27,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from heritage.errors import ContentUnavailable
 from heritage.search import analysis
 from heritage.search.backends import BulkWrite, Location, SearchHits, SearchRequest, register
 from heritage.search.documents import FACETS, GROUPS, SearchDocument
@@ -35,8 +42,12 @@ from heritage.search.query import Node, Not, Or, Phrase, Term
 if TYPE_CHECKING:
     from heritage.runtime import Runtime
 
-TABLE = "search_documents_v2"
+TABLE = "search_documents_v3"
+FACET_NAMES = "search_facet_names_v3"  # facet -> its number
+FACET_VALUES = "search_facet_values_v3"  # (facet, value) -> id: number << 32 | serial
 VOCABULARY = "search_vocabulary_v2"
+FORMER_TABLES = ("search_documents_v2",)  # dropped by clear(): `heritage reindex --clear`
+FACET_SHIFT = 32
 MAX_POSITION = 16_383  # PostgreSQL's largest lexeme position
 MAX_POSITIONS = 256  # and most positions of one lexeme
 GROUP_GAP = 100  # positions between groups, so that no phrase spans two fields
@@ -47,30 +58,42 @@ MAX_FUZZY_EXPANSIONS = 20
 _DDL = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     "CREATE EXTENSION IF NOT EXISTS fuzzystrmatch",
+    # the small columns first: they are what counting a match reads
     f"""CREATE TABLE IF NOT EXISTS {TABLE} (
         record_uuid varchar(36) PRIMARY KEY,
         workspace_id integer NOT NULL,
-        terms tsvector NOT NULL,
-        fterms tsvector NOT NULL,
-        facet_keys text[] NOT NULL,
-        {", ".join(f"f_{name} text[] NOT NULL" for name in FACETS)},
         year_from integer,
         year_to integer,
+        updated bigint NOT NULL,
         lat double precision,
         lon double precision,
-        updated bigint NOT NULL,
+        facet_ids bigint[] NOT NULL,
         title_key text COLLATE "C" NOT NULL,
+        terms tsvector NOT NULL,
+        fterms tsvector NOT NULL,
         suggest text[] NOT NULL,
         suggest_words tsvector NOT NULL
     )""",
-    # facets added after the table was first made (their values come with `heritage reindex`)
+    f"""CREATE TABLE IF NOT EXISTS {FACET_NAMES} (
+        number smallint PRIMARY KEY,
+        facet text NOT NULL UNIQUE
+    )""",
+    f"CREATE SEQUENCE IF NOT EXISTS {FACET_VALUES}_serial",
+    f"""CREATE TABLE IF NOT EXISTS {FACET_VALUES} (
+        id bigint PRIMARY KEY,
+        facet text NOT NULL,
+        value text NOT NULL,
+        UNIQUE (facet, value)
+    )""",
     *(
-        f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS f_{name} text[] NOT NULL DEFAULT '{{}}'"
-        for name in ("content_tier", "metadata_tier")
+        f"INSERT INTO {FACET_NAMES} (number, facet) "
+        f"SELECT coalesce(max(number), 0) + 1, '{name}' FROM {FACET_NAMES} "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {FACET_NAMES} WHERE facet = '{name}')"
+        for name in FACETS
     ),
     f"CREATE INDEX IF NOT EXISTS {TABLE}_terms ON {TABLE} USING gin (terms)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_fterms ON {TABLE} USING gin (fterms)",
-    f"CREATE INDEX IF NOT EXISTS {TABLE}_facets ON {TABLE} USING gin (facet_keys)",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_facets ON {TABLE} USING gin (facet_ids)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_suggest ON {TABLE} USING gin (suggest_words)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_workspace ON {TABLE} (workspace_id)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_years ON {TABLE} (year_from, year_to)",
@@ -82,24 +105,50 @@ _DDL = [
 
 _UPSERT = f"""
 INSERT INTO {TABLE} (
-    record_uuid, workspace_id, terms, fterms, facet_keys,
-    {", ".join(f"f_{name}" for name in FACETS)},
+    record_uuid, workspace_id, terms, fterms, facet_ids,
     year_from, year_to, lat, lon, updated, title_key, suggest, suggest_words
 ) VALUES (
     :uuid, :workspace_id, CAST(:terms AS tsvector),
-    array_to_tsvector(CAST(:fterms AS text[])), CAST(:facet_keys AS text[]),
-    {", ".join(f"CAST(:f_{name} AS text[])" for name in FACETS)},
+    array_to_tsvector(CAST(:fterms AS text[])), CAST(:facet_ids AS bigint[]),
     :year_from, :year_to, :lat, :lon, :updated, :title_key, CAST(:suggest AS text[]),
     to_tsvector('simple', :suggest_words)
 )
 ON CONFLICT (record_uuid) DO UPDATE SET
     workspace_id = EXCLUDED.workspace_id, terms = EXCLUDED.terms, fterms = EXCLUDED.fterms,
-    facet_keys = EXCLUDED.facet_keys,
-    {", ".join(f"f_{name} = EXCLUDED.f_{name}" for name in FACETS)},
+    facet_ids = EXCLUDED.facet_ids,
     year_from = EXCLUDED.year_from, year_to = EXCLUDED.year_to, lat = EXCLUDED.lat,
     lon = EXCLUDED.lon, updated = EXCLUDED.updated, title_key = EXCLUDED.title_key,
     suggest = EXCLUDED.suggest, suggest_words = EXCLUDED.suggest_words
 """
+
+# New (facet, value) pairs get their ids; nextval runs only for the pairs not there yet.
+_NEW_FACET_VALUES = f"""
+INSERT INTO {FACET_VALUES} (id, facet, value)
+SELECT (CAST(n.number AS bigint) << {FACET_SHIFT}) + nextval('{FACET_VALUES}_serial'),
+       x.facet, x.value
+FROM unnest(CAST(:facets AS text[]), CAST(:values AS text[])) AS x(facet, value)
+JOIN {FACET_NAMES} n ON n.facet = x.facet
+WHERE NOT EXISTS (
+    SELECT 1 FROM {FACET_VALUES} v WHERE v.facet = x.facet AND v.value = x.value
+)
+ON CONFLICT (facet, value) DO NOTHING
+"""
+_FACET_VALUE_IDS = f"""
+SELECT v.facet, v.value, v.id
+FROM unnest(CAST(:facets AS text[]), CAST(:values AS text[])) AS x(facet, value)
+JOIN {FACET_VALUES} v ON v.facet = x.facet AND v.value = x.value
+"""
+
+
+def facet_value_ids(
+    connection: Connection, pairs: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """The ids of these (facet, value) pairs, for those that have one."""
+    if not pairs:
+        return {}
+    facets, values = [name for name, _ in pairs], [value for _, value in pairs]
+    rows = connection.execute(text(_FACET_VALUE_IDS), {"facets": facets, "values": values})
+    return {(facet, value): int(id_) for facet, value, id_ in rows}
 
 
 def terms_vector(document: SearchDocument) -> str:
@@ -130,9 +179,10 @@ def _row(document: SearchDocument) -> dict[str, Any]:
         "uuid": document.uuid,
         "workspace_id": document.workspace_id,
         "fterms": document.field_terms,
-        "facet_keys": [
-            f"{name}={value}" for name, values in document.facets.items() for value in values
-        ],
+        # numbered when written (the dictionary is in the database)
+        "facet_pairs": sorted(
+            {(name, value) for name, values in document.facets.items() for value in values}
+        ),
         "year_from": document.year_from,
         "year_to": document.year_to,
         "lat": point[0],
@@ -144,8 +194,6 @@ def _row(document: SearchDocument) -> dict[str, Any]:
     }
     row["terms"] = terms_vector(document)
     row["vocabulary"] = sorted({word for group in document.words.values() for word in group})
-    for name in FACETS:
-        row[f"f_{name}"] = document.facets.get(name, [])
     return row
 
 
@@ -239,6 +287,7 @@ class PostgresBackend:
     def __init__(self, runtime: Runtime) -> None:
         self.engine = runtime.database.engine
         self._ready = False
+        self._numbers: dict[str, int] | None = None  # facet -> its number in the dictionary
         self._lock = threading.Lock()
 
     def _setup(self, connection: Connection) -> None:
@@ -250,6 +299,7 @@ class PostgresBackend:
                 connection.execute(text("SELECT pg_advisory_xact_lock(7418502)"))
                 for statement in _DDL:
                     connection.execute(text(statement))
+                self._numbers = None
                 self._ready = True
 
     def write(
@@ -271,7 +321,18 @@ class PostgresBackend:
                     {"uuids": list(deleted)},
                 )
             if prepared:
-                connection.execute(text(_UPSERT), list(prepared))
+                pairs = sorted({tuple(pair) for row in prepared for pair in row["facet_pairs"]})
+                if pairs:
+                    connection.execute(
+                        text(_NEW_FACET_VALUES),
+                        {"facets": [p[0] for p in pairs], "values": [p[1] for p in pairs]},
+                    )
+                ids = facet_value_ids(connection, pairs)
+                rows = [
+                    row | {"facet_ids": sorted(ids[tuple(pair)] for pair in row["facet_pairs"])}
+                    for row in prepared
+                ]
+                connection.execute(text(_UPSERT), rows)
                 vocabulary = sorted({word for row in prepared for word in row["vocabulary"]})
                 connection.execute(
                     text(
@@ -288,19 +349,35 @@ class PostgresBackend:
 
     def clear(self) -> None:
         with self.engine.begin() as connection:
-            connection.execute(text(f"DROP TABLE IF EXISTS {TABLE}"))
-            connection.execute(text(f"DROP TABLE IF EXISTS {VOCABULARY}"))
+            for table in (TABLE, FACET_VALUES, FACET_NAMES, VOCABULARY, *FORMER_TABLES):
+                connection.execute(text(f"DROP TABLE IF EXISTS {table}"))
+            connection.execute(text(f"DROP SEQUENCE IF EXISTS {FACET_VALUES}_serial"))
         self._ready = False
 
     def close(self) -> None:
         pass
 
-    def _where(self, compiler: _Compiler, request: SearchRequest, skip: str | None = None) -> str:
-        conditions = [f"d.workspace_id = ANY({compiler.param(sorted(request.workspaces))})"]
+    def _where(
+        self,
+        compiler: _Compiler,
+        request: SearchRequest,
+        filter_ids: dict[tuple[str, str], int],
+        skip: str | None = None,
+    ) -> str:
+        workspaces = compiler.param(sorted(request.workspaces))
+        if request.query is not None:
+            # The words' GIN index finds the matches; the workspaces are checked on the
+            # rows. Offered the workspace index, the planner ANDs in a bitmap of most of
+            # the table, which costs more than it saves.
+            conditions = [f"d.workspace_id + 0 = ANY({workspaces})"]
+        else:
+            conditions = [f"d.workspace_id = ANY({workspaces})"]
         for name, values in request.filters.items():
             if name != skip and values:
-                keys = [f"{name}={value}" for value in values]
-                conditions.append(f"d.facet_keys && CAST({compiler.param(keys)} AS text[])")
+                ids = sorted(
+                    filter_ids[(name, value)] for value in values if (name, value) in filter_ids
+                )
+                conditions.append(f"d.facet_ids && CAST({compiler.param(ids)} AS bigint[])")
         if request.years is not None:
             low, high = request.years
             if high is not None:
@@ -324,6 +401,35 @@ class PostgresBackend:
             conditions.append(compiler.compile(request.query))
         return " AND ".join(conditions)
 
+    def _facet_numbers(self, connection: Connection) -> dict[str, int]:
+        if self._numbers is None:
+            rows = connection.execute(text(f"SELECT facet, number FROM {FACET_NAMES}"))
+            self._numbers = {facet: int(number) for facet, number in rows}
+        return self._numbers
+
+    @staticmethod
+    def _check_format(connection: Connection) -> None:
+        """Searching is refused while an older format's table is there: this version
+        indexes into new tables, which only a rebuild fills."""
+        for table in FORMER_TABLES:
+            if connection.scalar(text(f"SELECT to_regclass('{table}') IS NOT NULL")):
+                raise ContentUnavailable(
+                    f"the search index is in an older format ({table}): rebuild it with "
+                    "`heritage reindex --clear`"
+                )
+
+    @classmethod
+    def _begin_search(cls, connection: Connection, request: SearchRequest) -> None:
+        cls._check_format(connection)
+        # Enough memory that the matches' bitmap stays exact and the matches stay out of
+        # temporary files; no JIT: compiling costs more than these statements run.
+        connection.execute(text("SET LOCAL work_mem = '64MB'"))
+        connection.execute(text("SET LOCAL jit = off"))
+        if request.query is not None:
+            # The planner prices an uncommon word like a common one and would scan
+            # the table; the GIN index is the way for word queries.
+            connection.execute(text("SET LOCAL enable_seqscan = off"))
+
     def search(self, request: SearchRequest) -> SearchHits:
         """One statement: the matches are found once (a materialised CTE), then counted,
         ranked, grouped by facet and by decade from there."""
@@ -331,12 +437,12 @@ class PostgresBackend:
             return SearchHits(total=0, hits=[])
         with self.engine.begin() as connection:
             self._setup(connection)
-            if request.query is not None:
-                # The planner prices an uncommon word like a common one and would scan
-                # the table; the GIN index is the way for word queries.
-                connection.execute(text("SET LOCAL enable_seqscan = off"))
+            self._begin_search(connection, request)
+            numbers = self._facet_numbers(connection)
+            chosen = [(name, value) for name, values in request.filters.items() for value in values]
+            filter_ids = facet_value_ids(connection, chosen)
             compiler = _Compiler(connection)
-            where = self._where(compiler, request)
+            where = self._where(compiler, request, filter_ids)
             order = {
                 "date": "year_from ASC NULLS LAST, record_uuid",
                 "-date": "year_to DESC NULLS LAST, record_uuid",
@@ -352,19 +458,16 @@ class PostgresBackend:
                 else:
                     order = "updated DESC, record_uuid"
             plain = [name for name in request.facets if not request.filters.get(name)]
-            columns = ", ".join(f"d.f_{name}" for name in plain)
             parts = [
                 "SELECT 'total' AS kind, NULL AS key, count(*) AS n, 0 AS place FROM m",
-                "SELECT * FROM (SELECT 'hit', record_uuid, 0, row_number() OVER "
-                f"(ORDER BY {order}) FROM m ORDER BY {order} "
+                # the page first (a top-N sort), then its places
+                f"SELECT 'hit', record_uuid, 0, row_number() OVER (ORDER BY {order}) "
+                f"FROM (SELECT * FROM m ORDER BY {order} "
                 f"LIMIT {compiler.param(request.limit)} OFFSET {compiler.param(request.offset)}) h",
             ]
-            for name in plain:
-                parts.append(
-                    f"SELECT * FROM (SELECT 'f_{name}', value, count(*) AS n, 0 FROM m, "
-                    f"unnest(m.f_{name}) AS value GROUP BY value ORDER BY n DESC, value "
-                    f"LIMIT {compiler.param(request.facet_size)}) f_{name}"
-                )
+            if plain:
+                numbered = [numbers[name] for name in plain]
+                parts.append(self._facet_counts(compiler, "m", numbered, request.facet_size))
             if request.histogram:
                 parts.append(
                     "SELECT 'decade', CAST(floor(year_from / 10.0) * 10 AS text), count(*), 0 "
@@ -373,12 +476,13 @@ class PostgresBackend:
             statement = (
                 f"WITH m AS MATERIALIZED (SELECT d.record_uuid, d.year_from, d.year_to, "
                 f"d.title_key, d.updated, {score} AS score"
-                f"{', ' + columns if columns else ''} FROM {TABLE} d WHERE {where}) "
+                f"{', d.facet_ids' if plain else ''} FROM {TABLE} d WHERE {where}) "
                 + " UNION ALL ".join(f"({part})" for part in parts)
             )
             rows = connection.execute(text(statement), compiler.params).all()
             answer = SearchHits(total=0, hits=[])
             hits: list[tuple[int, str]] = []
+            counted: dict[str, list[tuple[str, int]]] = {name: [] for name in plain}
             for kind, key, count, place in rows:
                 if kind == "total":
                     answer.total = int(count)
@@ -387,35 +491,54 @@ class PostgresBackend:
                 elif kind == "decade":
                     answer.histogram.append((int(key), int(count)))
                 else:
-                    answer.facets.setdefault(kind[2:], []).append((str(key), int(count)))
+                    counted.setdefault(kind[2:], []).append((str(key), int(count)))
             answer.hits = [uuid for _, uuid in sorted(hits)]
             answer.histogram.sort()
-            for name in plain:
-                answer.facets.setdefault(name, [])
-                answer.facets[name].sort(key=lambda item: (-item[1], item[0]))
             # A facet with a chosen value is counted without its own filter.
             for name in request.facets:
                 if name in plain or not answer.total:
                     continue
                 facet_compiler = _Compiler(connection)
-                facet_where = self._where(facet_compiler, request, skip=name)
-                counted = connection.execute(
-                    text(
-                        f"SELECT value, count(*) AS n FROM {TABLE} d, unnest(d.f_{name}) AS value "
-                        f"WHERE {facet_where} GROUP BY value ORDER BY n DESC, value LIMIT :size"
-                    ),
-                    facet_compiler.params | {"size": request.facet_size},
-                ).all()
-                answer.facets[name] = [(str(value), int(count)) for value, count in counted]
+                facet_where = self._where(facet_compiler, request, filter_ids, skip=name)
+                groups = self._facet_counts(
+                    facet_compiler, f"{TABLE} d", [numbers[name]], request.facet_size, facet_where
+                )
+                found = connection.execute(text(groups), facet_compiler.params).all()
+                counted[name] = [(str(value), int(count)) for _, value, count, _ in found]
+            for name, values in counted.items():
+                values.sort(key=lambda item: (-item[1], item[0]))
+                answer.facets[name] = values[: request.facet_size]
             return answer
+
+    @staticmethod
+    def _facet_counts(
+        compiler: _Compiler, source: str, numbers: list[int], size: int, where: str = ""
+    ) -> str:
+        """A SELECT of ('f_' + facet, value, count, 0) over the rows of ``source`` (named
+        ``m`` or ``d``, which ``where`` may restrict): the values of the facets numbered
+        ``numbers``, grouped in one pass. Every value whose count ranks within ``size``
+        comes back, ties too, for the caller to order by count and value and cut."""
+        alias = source.split()[-1]
+        condition = f"v >> {FACET_SHIFT} = ANY({compiler.param(numbers)})"
+        if where:
+            condition += f" AND {where}"
+        return (
+            f"SELECT 'f_' || fv.facet, fv.value, c.n, 0 FROM (SELECT v, n, rank() OVER "
+            f"(PARTITION BY v >> {FACET_SHIFT} ORDER BY n DESC) AS place FROM "
+            f"(SELECT v, count(*) AS n FROM {source}, unnest({alias}.facet_ids) AS v "
+            f"WHERE {condition} GROUP BY v) g) c "
+            f"JOIN {FACET_VALUES} fv ON fv.id = c.v WHERE c.place <= {compiler.param(size)}"
+        )
 
     def locations(self, request: SearchRequest, limit: int) -> list[Location]:
         if not request.workspaces:
             return []
         with self.engine.begin() as connection:
             self._setup(connection)
+            self._begin_search(connection, request)
+            chosen = [(name, value) for name, values in request.filters.items() for value in values]
             compiler = _Compiler(connection)
-            where = self._where(compiler, request)
+            where = self._where(compiler, request, facet_value_ids(connection, chosen))
             rows = connection.execute(
                 text(
                     f"SELECT d.record_uuid, d.lat, d.lon FROM {TABLE} d "
@@ -432,6 +555,7 @@ class PostgresBackend:
         tsquery = " & ".join([*(f"'{word}'" for word in folded[:-1]), f"'{folded[-1]}':*"])
         with self.engine.begin() as connection:
             self._setup(connection)
+            self._check_format(connection)
             rows = connection.execute(
                 text(
                     f"SELECT d.suggest FROM {TABLE} d WHERE d.workspace_id = ANY(:workspaces) "

@@ -1,0 +1,72 @@
+"""What only the PostgreSQL engine has: its numbered facet values, and the tables of
+an older index format, which searches refuse until a rebuild from scratch."""
+
+# SQL names below are the engine's constant table names.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from heritage.accounts.identity import SYSTEM
+from heritage.errors import ContentUnavailable
+from heritage.records.model import Record, Value
+from heritage.records.services import RecordService
+from heritage.runtime import Runtime
+from heritage.search.backends.postgres import FACET_VALUES, FORMER_TABLES
+from heritage.search.indexing import SearchIndexer
+from heritage.search.services import SearchParams, SearchService
+from heritage.testing.world import World
+
+
+@pytest.fixture
+def postgres_search(search_runtime: Runtime) -> Runtime:
+    if search_runtime.settings.search_backend != "postgresql":
+        pytest.skip("about the PostgreSQL engine only")
+    return search_runtime
+
+
+def test_facet_values_are_numbered_once_and_counted_with_ties_in_value_order(
+    postgres_search: Runtime, search_world: World
+) -> None:
+    records = RecordService(postgres_search)
+    for number, creator in enumerate(["Zorn", "Abel", "Maes", "Abel", "Zorn", "Hals"]):
+        records.create(
+            SYSTEM,
+            "alpha",
+            Record(
+                identifier=f"tie-{number}",
+                title=[Value.text(f"Ledger {number}")],
+                creator=[Value.text(creator)],
+            ),
+        )
+    result = SearchService(postgres_search).search(
+        SYSTEM, SearchParams(q="ledger", facets=("creator",), facet_size=3)
+    )
+    assert [(item.value, item.count) for item in result.facets["creator"]] == [
+        ("Abel", 2),
+        ("Zorn", 2),
+        ("Hals", 1),
+    ]
+    with postgres_search.database.engine.connect() as connection:
+        numbered = connection.execute(
+            text(f"SELECT value, id >> 32 FROM {FACET_VALUES} WHERE facet = 'creator'")
+        ).all()
+    assert sorted(value for value, _ in numbered) == ["Abel", "Hals", "Maes", "Zorn"]
+    assert len({number for _, number in numbered}) == 1  # the facet's number
+
+
+def test_an_older_format_is_refused_until_a_rebuild_from_scratch(
+    postgres_search: Runtime, search_world: World
+) -> None:
+    service = SearchService(postgres_search)
+    assert service.search(SYSTEM, SearchParams(q="")).total > 0
+    with postgres_search.database.engine.begin() as connection:
+        connection.execute(text(f"CREATE TABLE {FORMER_TABLES[0]} (record_uuid text)"))
+    with pytest.raises(ContentUnavailable, match="heritage reindex --clear"):
+        service.search(SYSTEM, SearchParams(q="anything"))
+    SearchIndexer(postgres_search).reindex(clear=True)
+    with postgres_search.database.engine.connect() as connection:
+        assert connection.scalar(text(f"SELECT to_regclass('{FORMER_TABLES[0]}')")) is None
+    assert service.search(SYSTEM, SearchParams(q="")).total > 0
