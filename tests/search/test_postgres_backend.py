@@ -1,5 +1,6 @@
-"""What only the PostgreSQL engine has: its numbered facet values, and the tables of
-an older index format, which searches refuse until a rebuild from scratch."""
+"""What only the PostgreSQL engine has: its numbered facet values, set up once and
+found again by every later process, and the tables of an older index format, which
+searches refuse until a rebuild from scratch."""
 
 # SQL names below are the engine's constant table names.
 # ruff: noqa: S608
@@ -14,7 +15,7 @@ from heritage.errors import ContentUnavailable
 from heritage.records.model import Record, Value
 from heritage.records.services import RecordService
 from heritage.runtime import Runtime
-from heritage.search.backends.postgres import FACET_VALUES, FORMER_TABLES
+from heritage.search.backends.postgres import FACET_NAMES, FACET_VALUES, FORMER_TABLES
 from heritage.search.indexing import SearchIndexer
 from heritage.search.services import SearchParams, SearchService
 from heritage.testing.world import World
@@ -70,3 +71,25 @@ def test_an_older_format_is_refused_until_a_rebuild_from_scratch(
     with postgres_search.database.engine.connect() as connection:
         assert connection.scalar(text(f"SELECT to_regclass('{FORMER_TABLES[0]}')")) is None
     assert service.search(SYSTEM, SearchParams(q="")).total > 0
+
+
+def test_a_later_process_sets_up_over_the_existing_tables_and_keeps_the_numbers(
+    postgres_search: Runtime, search_world: World
+) -> None:
+    service = SearchService(postgres_search)
+    params = SearchParams(q="", facets=("workspace",))
+    first = service.search(SYSTEM, params)
+    assert first.facets["workspace"]
+    numbers_sql = text(f"SELECT facet, number FROM {FACET_NAMES} ORDER BY number")
+    with postgres_search.database.engine.connect() as connection:
+        before = connection.execute(numbers_sql).all()
+    # A runtime of its own is what a restarted server or another worker has.
+    later = Runtime(postgres_search.settings)
+    try:
+        found = SearchService(later).search(SYSTEM, params)
+    finally:
+        later.close()
+    assert (found.total, found.facets) == (first.total, first.facets)
+    with postgres_search.database.engine.connect() as connection:
+        assert connection.execute(numbers_sql).all() == before
+    assert len(before) == len({number for _, number in before})

@@ -86,8 +86,10 @@ _DDL = [
         UNIQUE (facet, value)
     )""",
     *(
+        # The maximum in a subquery: an aggregate in the outer SELECT would yield a row
+        # even when the WHERE clause filters every row out.
         f"INSERT INTO {FACET_NAMES} (number, facet) "
-        f"SELECT coalesce(max(number), 0) + 1, '{name}' FROM {FACET_NAMES} "
+        f"SELECT (SELECT coalesce(max(number), 0) + 1 FROM {FACET_NAMES}), '{name}' "
         f"WHERE NOT EXISTS (SELECT 1 FROM {FACET_NAMES} WHERE facet = '{name}')"
         for name in FACETS
     ),
