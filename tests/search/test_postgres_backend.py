@@ -15,7 +15,7 @@ from heritage.errors import ContentUnavailable
 from heritage.records.model import Record, Value
 from heritage.records.services import RecordService
 from heritage.runtime import Runtime
-from heritage.search.backends.postgres import FACET_NAMES, FACET_VALUES, FORMER_TABLES
+from heritage.search.backends.postgres import FACET_NAMES, FACET_VALUES, FORMER_TABLES, TABLE
 from heritage.search.indexing import SearchIndexer
 from heritage.search.services import SearchParams, SearchService
 from heritage.testing.world import World
@@ -93,3 +93,27 @@ def test_a_later_process_sets_up_over_the_existing_tables_and_keeps_the_numbers(
     with postgres_search.database.engine.connect() as connection:
         assert connection.execute(numbers_sql).all() == before
     assert len(before) == len({number for _, number in before})
+
+
+def _index_names(runtime: Runtime) -> set[str]:
+    with runtime.database.engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT indexname FROM pg_indexes WHERE tablename = :table"), {"table": TABLE}
+        )
+        return {name for (name,) in rows}
+
+
+def test_a_rebuild_from_scratch_makes_the_indexes_once_the_rows_are_in(
+    postgres_search: Runtime, search_world: World
+) -> None:
+    backend = postgres_search.search
+    every_index = _index_names(postgres_search)
+    assert {f"{TABLE}_{name}" for name in ("terms", "facets", "workspace")} <= every_index
+    with pytest.raises(RuntimeError, match="cut short"), backend.bulk(fresh=True):
+        assert _index_names(postgres_search) == {f"{TABLE}_pkey"}
+        raise RuntimeError("cut short")
+    assert _index_names(postgres_search) == every_index  # made even so
+    SearchIndexer(postgres_search).reindex(clear=True)
+    assert _index_names(postgres_search) == every_index
+    found = SearchService(postgres_search).search(SYSTEM, SearchParams(q="", facets=("workspace",)))
+    assert found.total > 0 and found.facets["workspace"]

@@ -26,7 +26,8 @@ bound parameters, and only the operators are written into the SQL.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -42,11 +43,18 @@ from heritage.search.query import Node, Not, Or, Phrase, Term
 if TYPE_CHECKING:
     from heritage.runtime import Runtime
 
-TABLE = "search_documents_v3"
-FACET_NAMES = "search_facet_names_v3"  # facet -> its number
-FACET_VALUES = "search_facet_values_v3"  # (facet, value) -> id: number << 32 | serial
+TABLE = "search_documents_v4"
+FACET_NAMES = "search_facet_names_v4"  # facet -> its number
+FACET_VALUES = "search_facet_values_v4"  # (facet, value) -> id: number << 32 | serial
 VOCABULARY = "search_vocabulary_v2"
-FORMER_TABLES = ("search_documents_v2",)  # dropped by clear(): `heritage reindex --clear`
+# Older formats' tables: searches are refused while they are there, and clear()
+# (`heritage reindex --clear`) drops them, with their sequences.
+FORMER_TABLES = (
+    "search_documents_v2",
+    "search_documents_v3",
+    "search_facet_names_v3",
+    "search_facet_values_v3",
+)
 FACET_SHIFT = 32
 MAX_POSITION = 16_383  # PostgreSQL's largest lexeme position
 MAX_POSITIONS = 256  # and most positions of one lexeme
@@ -54,12 +62,28 @@ GROUP_GAP = 100  # positions between groups, so that no phrase spans two fields
 WEIGHTS = dict(zip(GROUPS, "ABCD", strict=True))
 RANK_WEIGHTS = "{0.25, 0.45, 0.7, 1.0}"  # D, C, B, A, as ts_rank takes them
 MAX_FUZZY_EXPANSIONS = 20
+BUILD_MEMORY = "256MB"  # the server's, for making an index after a rebuild
 
-_DDL = [
-    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    "CREATE EXTENSION IF NOT EXISTS fuzzystrmatch",
+# The documents' indexes besides the key: a rebuild from scratch makes them after
+# loading the rows (far quicker than keeping them up to date row by row).
+_SEARCH_INDEXES = {
+    "terms": "USING gin (terms)",
+    "fterms": "USING gin (fterms)",
+    "facets": "USING gin (facet_ids)",
+    "suggest": "USING gin (suggest_words)",
+    "workspace": "(workspace_id)",
+    "years": "(year_from, year_to)",
+    "updated": "(updated)",
+    "title": "(title_key)",
+}
+# Each facet's value ids once more in a column of its own: counting a facet then
+# reads its own few ids per match, not all of them (``facet_ids``, which filters).
+FACET_COLUMNS_DDL = ", ".join(f"f_{name} bigint[]" for name in FACETS)
+_FACET_COLUMNS = ", ".join(f"f_{name}" for name in FACETS)
+# Run once, when the documents' table is not there yet.
+_CREATE_DOCUMENTS = [
     # the small columns first: they are what counting a match reads
-    f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+    f"""CREATE TABLE {TABLE} (
         record_uuid varchar(36) PRIMARY KEY,
         workspace_id integer NOT NULL,
         year_from integer,
@@ -68,12 +92,34 @@ _DDL = [
         lat double precision,
         lon double precision,
         facet_ids bigint[] NOT NULL,
+        {FACET_COLUMNS_DDL},
         title_key text COLLATE "C" NOT NULL,
         terms tsvector NOT NULL,
         fterms tsvector NOT NULL,
         suggest text[] NOT NULL,
         suggest_words tsvector NOT NULL
     )""",
+    # What every match is read for stays in the row (``terms`` for ranking, compressed
+    # if need be); what only an index or a few rows need goes to TOAST first. Left to
+    # PostgreSQL, a long row would send even the key out of line.
+    *(
+        f"ALTER TABLE {TABLE} ALTER COLUMN {column} SET STORAGE {storage}"
+        for column, storage in (
+            ("record_uuid", "PLAIN"),
+            ("facet_ids", "MAIN"),
+            *((f"f_{name}", "MAIN") for name in FACETS),
+            ("title_key", "MAIN"),
+            ("terms", "MAIN"),
+            ("fterms", "EXTERNAL"),
+            ("suggest", "EXTERNAL"),
+            ("suggest_words", "EXTERNAL"),
+        )
+    ),
+]
+# Run by every process before its first statement; each one does nothing if done.
+_DDL = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE EXTENSION IF NOT EXISTS fuzzystrmatch",
     f"""CREATE TABLE IF NOT EXISTS {FACET_NAMES} (
         number smallint PRIMARY KEY,
         facet text NOT NULL UNIQUE
@@ -93,31 +139,28 @@ _DDL = [
         f"WHERE NOT EXISTS (SELECT 1 FROM {FACET_NAMES} WHERE facet = '{name}')"
         for name in FACETS
     ),
-    f"CREATE INDEX IF NOT EXISTS {TABLE}_terms ON {TABLE} USING gin (terms)",
-    f"CREATE INDEX IF NOT EXISTS {TABLE}_fterms ON {TABLE} USING gin (fterms)",
-    f"CREATE INDEX IF NOT EXISTS {TABLE}_facets ON {TABLE} USING gin (facet_ids)",
-    f"CREATE INDEX IF NOT EXISTS {TABLE}_suggest ON {TABLE} USING gin (suggest_words)",
-    f"CREATE INDEX IF NOT EXISTS {TABLE}_workspace ON {TABLE} (workspace_id)",
-    f"CREATE INDEX IF NOT EXISTS {TABLE}_years ON {TABLE} (year_from, year_to)",
-    f"CREATE INDEX IF NOT EXISTS {TABLE}_updated ON {TABLE} (updated)",
-    f"CREATE INDEX IF NOT EXISTS {TABLE}_title ON {TABLE} (title_key)",
+    *(
+        f"CREATE INDEX IF NOT EXISTS {TABLE}_{name} ON {TABLE} {definition}"
+        for name, definition in _SEARCH_INDEXES.items()
+    ),
     f"CREATE TABLE IF NOT EXISTS {VOCABULARY} (term text PRIMARY KEY)",
     f"CREATE INDEX IF NOT EXISTS {VOCABULARY}_trgm ON {VOCABULARY} USING gin (term gin_trgm_ops)",
 ]
 
 _UPSERT = f"""
 INSERT INTO {TABLE} (
-    record_uuid, workspace_id, terms, fterms, facet_ids,
+    record_uuid, workspace_id, terms, fterms, facet_ids, {_FACET_COLUMNS},
     year_from, year_to, lat, lon, updated, title_key, suggest, suggest_words
 ) VALUES (
     :uuid, :workspace_id, CAST(:terms AS tsvector),
     array_to_tsvector(CAST(:fterms AS text[])), CAST(:facet_ids AS bigint[]),
+    {", ".join(f"CAST(:f_{name} AS bigint[])" for name in FACETS)},
     :year_from, :year_to, :lat, :lon, :updated, :title_key, CAST(:suggest AS text[]),
     to_tsvector('simple', :suggest_words)
 )
 ON CONFLICT (record_uuid) DO UPDATE SET
     workspace_id = EXCLUDED.workspace_id, terms = EXCLUDED.terms, fterms = EXCLUDED.fterms,
-    facet_ids = EXCLUDED.facet_ids,
+    facet_ids = EXCLUDED.facet_ids, {", ".join(f"f_{name} = EXCLUDED.f_{name}" for name in FACETS)},
     year_from = EXCLUDED.year_from, year_to = EXCLUDED.year_to, lat = EXCLUDED.lat,
     lon = EXCLUDED.lon, updated = EXCLUDED.updated, title_key = EXCLUDED.title_key,
     suggest = EXCLUDED.suggest, suggest_words = EXCLUDED.suggest_words
@@ -158,21 +201,50 @@ def terms_vector(document: SearchDocument) -> str:
     share a position (phrases match words, single terms match either), weighted by
     group (title A, agents B, context C, body D). One column, one GIN index: the
     planner does not have to combine two."""
-    positions: dict[str, list[str]] = {}
+    positions: defaultdict[str, list[str]] = defaultdict(list)
     start = 1
     for group in GROUPS:
-        weight = WEIGHTS[group]
         words = document.words.get(group, ())
         stems = document.stems.get(group, ())
-        for offset, (word, stem) in enumerate(zip(words, stems, strict=False)):
-            position = min(start + offset, MAX_POSITION)
-            for lexeme in {word, stem}:
-                found = positions.setdefault(lexeme, [])
-                if len(found) < MAX_POSITIONS:
-                    found.append(f"{position}{weight}")
-        start = min(start + len(words) + GROUP_GAP, MAX_POSITION)
+        weight = WEIGHTS[group]
+        end = start + len(words)
+        marks = [f"{min(place, MAX_POSITION)}{weight}" for place in range(start, end)]
+        for word, stem, mark in zip(words, stems, marks, strict=False):
+            positions[word].append(mark)
+            if stem != word:
+                positions[stem].append(mark)
+        start = min(end + GROUP_GAP, MAX_POSITION)
     # folded \w runs only: no quote or backslash to escape
-    return " ".join(f"'{lexeme}':{','.join(places)}" for lexeme, places in positions.items())
+    return " ".join(
+        f"'{lexeme}':{','.join(places[:MAX_POSITIONS])}" for lexeme, places in positions.items()
+    )
+
+
+def array_literal(values: Iterable[str]) -> str:
+    """``values`` as the text of a PostgreSQL array, each element quoted."""
+    quoted = (value.replace("\\", "\\\\").replace('"', '\\"') for value in values)
+    return "{" + ",".join(f'"{value}"' for value in quoted) + "}"
+
+
+def _numbered(
+    pairs: Iterable[Sequence[str]], ids: dict[tuple[str, str], int]
+) -> dict[str, str | None]:
+    """A row's facet values as the ids they have in the dictionary: all of them, and
+    each facet's apart (None for a facet without values)."""
+    by_facet: dict[str, list[int]] = {}
+    for facet, value in pairs:
+        by_facet.setdefault(facet, []).append(ids[(facet, value)])
+    numbered: dict[str, str | None] = {
+        f"f_{name}": _id_array(by_facet[name]) if name in by_facet else None for name in FACETS
+    }
+    numbered["facet_ids"] = _id_array(
+        [number for numbers in by_facet.values() for number in numbers]
+    )
+    return numbered
+
+
+def _id_array(ids: Iterable[int]) -> str:
+    return "{" + ",".join(map(str, sorted(ids))) + "}"
 
 
 def _row(document: SearchDocument) -> dict[str, Any]:
@@ -180,7 +252,9 @@ def _row(document: SearchDocument) -> dict[str, Any]:
     row: dict[str, Any] = {
         "uuid": document.uuid,
         "workspace_id": document.workspace_id,
-        "fterms": document.field_terms,
+        # arrays as literals, made here in the document workers: the driver's array
+        # conversion, row by row in the writing process, was most of a rebuild's cost there
+        "fterms": array_literal(document.field_terms),
         # numbered when written (the dictionary is in the database)
         "facet_pairs": sorted(
             {(name, value) for name, values in document.facets.items() for value in values}
@@ -191,7 +265,7 @@ def _row(document: SearchDocument) -> dict[str, Any]:
         "lon": point[1],
         "updated": document.updated,
         "title_key": document.title_key or "\uffff",
-        "suggest": document.suggestions,
+        "suggest": array_literal(document.suggestions),
         "suggest_words": " ".join(" ".join(analysis.words(item)) for item in document.suggestions),
     }
     row["terms"] = terms_vector(document)
@@ -289,7 +363,6 @@ class PostgresBackend:
     def __init__(self, runtime: Runtime) -> None:
         self.engine = runtime.database.engine
         self._ready = False
-        self._numbers: dict[str, int] | None = None  # facet -> its number in the dictionary
         self._lock = threading.Lock()
 
     def _setup(self, connection: Connection) -> None:
@@ -299,9 +372,11 @@ class PostgresBackend:
             if not self._ready:
                 # Serialised: two processes creating the same table race otherwise.
                 connection.execute(text("SELECT pg_advisory_xact_lock(7418502)"))
+                if connection.scalar(text(f"SELECT to_regclass('{TABLE}') IS NULL")):
+                    for statement in _CREATE_DOCUMENTS:
+                        connection.execute(text(statement))
                 for statement in _DDL:
                     connection.execute(text(statement))
-                self._numbers = None
                 self._ready = True
 
     def write(
@@ -330,10 +405,7 @@ class PostgresBackend:
                         {"facets": [p[0] for p in pairs], "values": [p[1] for p in pairs]},
                     )
                 ids = facet_value_ids(connection, pairs)
-                rows = [
-                    row | {"facet_ids": sorted(ids[tuple(pair)] for pair in row["facet_pairs"])}
-                    for row in prepared
-                ]
+                rows = [row | _numbered(row["facet_pairs"], ids) for row in prepared]
                 connection.execute(text(_UPSERT), rows)
                 vocabulary = sorted({word for row in prepared for word in row["vocabulary"]})
                 connection.execute(
@@ -346,14 +418,34 @@ class PostgresBackend:
 
     @contextmanager
     def bulk(self, *, fresh: bool = False) -> Iterator[BulkWrite]:
-        """Many commits in a row (a rebuild); each is a transaction of its own."""
-        yield self.write_prepared
+        """Many commits in a row (a rebuild); each is a transaction of its own.
+
+        ``fresh`` (into an empty index): the indexes besides the key are made once the
+        rows are in. Searches meanwhile read the table without them. If the process
+        dies first, the next one to set up makes them."""
+        if not fresh:
+            yield self.write_prepared
+            return
+        with self.engine.begin() as connection:
+            self._setup(connection)
+            for name in _SEARCH_INDEXES:
+                connection.execute(text(f"DROP INDEX IF EXISTS {TABLE}_{name}"))
+        try:
+            yield self.write_prepared
+        finally:
+            with self.engine.begin() as connection:
+                connection.execute(text(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'"))
+                for name, definition in _SEARCH_INDEXES.items():
+                    connection.execute(
+                        text(f"CREATE INDEX IF NOT EXISTS {TABLE}_{name} ON {TABLE} {definition}")
+                    )
+                connection.execute(text(f"ANALYZE {TABLE}"))  # the planner's figures
 
     def clear(self) -> None:
         with self.engine.begin() as connection:
             for table in (TABLE, FACET_VALUES, FACET_NAMES, VOCABULARY, *FORMER_TABLES):
                 connection.execute(text(f"DROP TABLE IF EXISTS {table}"))
-            connection.execute(text(f"DROP SEQUENCE IF EXISTS {FACET_VALUES}_serial"))
+                connection.execute(text(f"DROP SEQUENCE IF EXISTS {table}_serial"))
         self._ready = False
 
     def close(self) -> None:
@@ -403,12 +495,6 @@ class PostgresBackend:
             conditions.append(compiler.compile(request.query))
         return " AND ".join(conditions)
 
-    def _facet_numbers(self, connection: Connection) -> dict[str, int]:
-        if self._numbers is None:
-            rows = connection.execute(text(f"SELECT facet, number FROM {FACET_NAMES}"))
-            self._numbers = {facet: int(number) for facet, number in rows}
-        return self._numbers
-
     @staticmethod
     def _check_format(connection: Connection) -> None:
         """Searching is refused while an older format's table is there: this version
@@ -440,25 +526,26 @@ class PostgresBackend:
         with self.engine.begin() as connection:
             self._setup(connection)
             self._begin_search(connection, request)
-            numbers = self._facet_numbers(connection)
             chosen = [(name, value) for name, values in request.filters.items() for value in values]
             filter_ids = facet_value_ids(connection, chosen)
             compiler = _Compiler(connection)
             where = self._where(compiler, request, filter_ids)
-            order = {
-                "date": "year_from ASC NULLS LAST, record_uuid",
-                "-date": "year_to DESC NULLS LAST, record_uuid",
-                "title": "title_key ASC, record_uuid",
-                "changed": "updated DESC, record_uuid",
-            }.get(request.sort)
-            score = "0"
-            if order is None:
+            # the matches carry what the page is sorted by, the decade and the facets
+            sort_key, order = {
+                "date": ("d.year_from", "year_from ASC NULLS LAST, record_uuid"),
+                "-date": ("d.year_to", "year_to DESC NULLS LAST, record_uuid"),
+                "title": ("d.title_key", "title_key ASC, record_uuid"),
+                "changed": ("d.updated", "updated DESC, record_uuid"),
+            }.get(request.sort, ("", ""))
+            if not order:
                 rank = compiler.rank_query(request.query)
                 if rank is not None:
-                    score = f"ts_rank('{RANK_WEIGHTS}', d.terms, CAST({rank} AS tsquery))"
+                    sort_key = (
+                        f"ts_rank('{RANK_WEIGHTS}', d.terms, CAST({rank} AS tsquery)) AS score"
+                    )
                     order = "score DESC, record_uuid"
                 else:
-                    order = "updated DESC, record_uuid"
+                    sort_key, order = "d.updated", "updated DESC, record_uuid"
             plain = [name for name in request.facets if not request.filters.get(name)]
             parts = [
                 "SELECT 'total' AS kind, NULL AS key, count(*) AS n, 0 AS place FROM m",
@@ -468,17 +555,27 @@ class PostgresBackend:
                 f"LIMIT {compiler.param(request.limit)} OFFSET {compiler.param(request.offset)}) h",
             ]
             if plain:
-                numbered = [numbers[name] for name in plain]
-                parts.append(self._facet_counts(compiler, "m", numbered, request.facet_size))
+                parts.append(self._facet_counts(compiler, "m", plain, request.facet_size))
             if request.histogram:
                 parts.append(
-                    "SELECT 'decade', CAST(floor(year_from / 10.0) * 10 AS text), count(*), 0 "
-                    "FROM m WHERE year_from IS NOT NULL GROUP BY 2"
+                    # integer floor: -5 is in decade -10
+                    "SELECT 'decade', CAST(year_from - (year_from % 10 + 10) % 10 AS text), "
+                    "count(*), 0 FROM m WHERE year_from IS NOT NULL GROUP BY 2"
                 )
             statement = (
-                f"WITH m AS MATERIALIZED (SELECT d.record_uuid, d.year_from, d.year_to, "
-                f"d.title_key, d.updated, {score} AS score"
-                f"{', d.facet_ids' if plain else ''} FROM {TABLE} d WHERE {where}) "
+                "WITH m AS MATERIALIZED (SELECT "
+                # once each: the date sort's key is also the decade's year
+                + ", ".join(
+                    dict.fromkeys(
+                        [
+                            "d.record_uuid",
+                            "d.year_from",
+                            sort_key,
+                            *(f"d.f_{name}" for name in plain),
+                        ]
+                    )
+                )
+                + f" FROM {TABLE} d WHERE {where}) "
                 + " UNION ALL ".join(f"({part})" for part in parts)
             )
             rows = connection.execute(text(statement), compiler.params).all()
@@ -503,7 +600,7 @@ class PostgresBackend:
                 facet_compiler = _Compiler(connection)
                 facet_where = self._where(facet_compiler, request, filter_ids, skip=name)
                 groups = self._facet_counts(
-                    facet_compiler, f"{TABLE} d", [numbers[name]], request.facet_size, facet_where
+                    facet_compiler, f"{TABLE} d", [name], request.facet_size, facet_where
                 )
                 found = connection.execute(text(groups), facet_compiler.params).all()
                 counted[name] = [(str(value), int(count)) for _, value, count, _ in found]
@@ -514,21 +611,21 @@ class PostgresBackend:
 
     @staticmethod
     def _facet_counts(
-        compiler: _Compiler, source: str, numbers: list[int], size: int, where: str = ""
+        compiler: _Compiler, source: str, names: list[str], size: int, where: str = ""
     ) -> str:
         """A SELECT of ('f_' + facet, value, count, 0) over the rows of ``source`` (named
-        ``m`` or ``d``, which ``where`` may restrict): the values of the facets numbered
-        ``numbers``, grouped in one pass. Every value whose count ranks within ``size``
+        ``m`` or ``d``, which ``where`` may restrict): the values of the facets ``names``,
+        each read from its own column. Every value whose count ranks within ``size``
         comes back, ties too, for the caller to order by count and value and cut."""
         alias = source.split()[-1]
-        condition = f"v >> {FACET_SHIFT} = ANY({compiler.param(numbers)})"
-        if where:
-            condition += f" AND {where}"
+        where_clause = f" WHERE {where}" if where else ""
+        values = " UNION ALL ".join(
+            f"SELECT unnest({alias}.f_{name}) AS v FROM {source}{where_clause}" for name in names
+        )
         return (
             f"SELECT 'f_' || fv.facet, fv.value, c.n, 0 FROM (SELECT v, n, rank() OVER "
             f"(PARTITION BY v >> {FACET_SHIFT} ORDER BY n DESC) AS place FROM "
-            f"(SELECT v, count(*) AS n FROM {source}, unnest({alias}.facet_ids) AS v "
-            f"WHERE {condition} GROUP BY v) g) c "
+            f"(SELECT v, count(*) AS n FROM ({values}) x GROUP BY v) g) c "
             f"JOIN {FACET_VALUES} fv ON fv.id = c.v WHERE c.place <= {compiler.param(size)}"
         )
 
